@@ -398,6 +398,17 @@ export type SafetensorsTypedArray =
  * tensor engine), FP8 as raw bytes. Copies only when `bytes` is not aligned for the element type.
  * Assumes a little-endian host, as the format does (every platform Node runs on in practice).
  */
+export function typedArrayFor(dtype: "F64", bytes: Uint8Array): Float64Array;
+export function typedArrayFor(dtype: "F32", bytes: Uint8Array): Float32Array;
+export function typedArrayFor(dtype: "F16" | "BF16" | "U16", bytes: Uint8Array): Uint16Array;
+export function typedArrayFor(dtype: "I64", bytes: Uint8Array): BigInt64Array;
+export function typedArrayFor(dtype: "U64", bytes: Uint8Array): BigUint64Array;
+export function typedArrayFor(dtype: "I32", bytes: Uint8Array): Int32Array;
+export function typedArrayFor(dtype: "U32", bytes: Uint8Array): Uint32Array;
+export function typedArrayFor(dtype: "I16", bytes: Uint8Array): Int16Array;
+export function typedArrayFor(dtype: "I8", bytes: Uint8Array): Int8Array;
+export function typedArrayFor(dtype: "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2", bytes: Uint8Array): Uint8Array;
+export function typedArrayFor(dtype: SafetensorsDtype, bytes: Uint8Array): SafetensorsTypedArray;
 export function typedArrayFor(dtype: SafetensorsDtype, bytes: Uint8Array): SafetensorsTypedArray {
   if (!isSafetensorsDtype(dtype)) throw new SafetensorsError(`unknown dtype ${JSON.stringify(dtype)}`);
   const size = DTYPE_SIZES[dtype];

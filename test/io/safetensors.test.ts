@@ -182,7 +182,7 @@ describe("fixtures", () => {
       const info = st.info("logits");
       expect(info.dtype).toBe("F32");
       expect(info.shape).toEqual(forward.logits_shape);
-      const logits = typedArrayFor("F32", await st.read("logits")) as Float32Array;
+      const logits = typedArrayFor("F32", await st.read("logits"));
       await st.close();
       const [batch, seq, vocab] = forward.logits_shape as [number, number, number];
       for (let b = 0; b < batch; b++) {
