@@ -1,0 +1,63 @@
+export { GenerationError } from "./errors.js";
+export type { TokenRows, Detokenizer } from "./types.js";
+export {
+  GENERATION_DEFAULTS,
+  generationOptionsFromConfig,
+  mergeGenerationOptions,
+  resolveMaxLength,
+  eosTokenIds,
+  validateGenerationOptions,
+  type GenerationOptions,
+} from "./options.js";
+export {
+  scoreRow,
+  softmax,
+  logSoftmax,
+  logSumExp,
+  tokenLogprob,
+  argmax,
+  sampleFromLogits,
+} from "./sampling.js";
+export {
+  LogitsProcessorList,
+  TemperatureLogitsWarper,
+  TopKLogitsWarper,
+  TopPLogitsWarper,
+  MinPLogitsWarper,
+  TypicalLogitsWarper,
+  EpsilonLogitsWarper,
+  EtaLogitsWarper,
+  RepetitionPenaltyLogitsProcessor,
+  NoRepeatNGramLogitsProcessor,
+  NoBadWordsLogitsProcessor,
+  MinLengthLogitsProcessor,
+  MinNewTokensLengthLogitsProcessor,
+  ForcedBOSTokenLogitsProcessor,
+  ForcedEOSTokenLogitsProcessor,
+  InfNanRemoveLogitsProcessor,
+  SuppressTokensLogitsProcessor,
+  SuppressTokensAtBeginLogitsProcessor,
+  LogitNormalization,
+  buildLogitsProcessors,
+  type LogitsProcessor,
+  type LogitsProcessorContext,
+} from "./processors.js";
+export {
+  MaxLengthCriteria,
+  MaxTimeCriteria,
+  EosTokenCriteria,
+  StopStringCriteria,
+  StoppingCriteriaList,
+  buildStoppingCriteria,
+  type FinishReason,
+  type StoppingCriterion,
+  type StoppingContext,
+} from "./stopping.js";
+export {
+  IncrementalDecoder,
+  TextStreamer,
+  TextIteratorStreamer,
+  streamText,
+  type DecodeOptions,
+  type TextStreamerOptions,
+} from "./streamer.js";
