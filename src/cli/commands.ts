@@ -1,6 +1,7 @@
 import type { Command } from "commander";
+import { register as evalMetrics } from "./eval-metrics.js";
 
 /** Each CLI command lives in its own file and registers itself on the program; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [evalMetrics];

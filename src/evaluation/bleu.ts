@@ -1,4 +1,4 @@
-import { EvaluationError } from "./errors.js";
+import { EvaluationError, collectSegments } from "./errors.js";
 import { pyRstrip, pySplit } from "./text.js";
 
 /**
@@ -247,43 +247,4 @@ function checkReferenceList(fn: string, references: readonly string[]): void {
     throw new EvaluationError(`${fn}: references is empty; expected at least one reference string`);
   }
   if (references.some((r) => typeof r !== "string")) throw new EvaluationError(`${fn}: every reference must be a string`);
-}
-
-/**
- * Checks hypotheses against reference streams and pairs each hypothesis with its non-null references.
- * Shared with chrF, which takes references the same way.
- */
-export function collectSegments(
-  fn: string,
-  hypotheses: readonly string[],
-  references: readonly (readonly (string | null)[])[],
-): [string, string[]][] {
-  if (!Array.isArray(hypotheses) || hypotheses.length === 0) {
-    throw new EvaluationError(`${fn}: hypotheses is empty; expected at least one hypothesis string`);
-  }
-  if (hypotheses.some((h) => typeof h !== "string")) throw new EvaluationError(`${fn}: every hypothesis must be a string`);
-  if (!Array.isArray(references) || references.length === 0) {
-    throw new EvaluationError(`${fn}: references is empty; expected at least one reference stream (string[] per reference set)`);
-  }
-  references.forEach((stream, k) => {
-    if (!Array.isArray(stream)) {
-      throw new EvaluationError(`${fn}: references[${k}] must be an array with one reference per hypothesis (a stream)`);
-    }
-    if (stream.length !== hypotheses.length) {
-      throw new EvaluationError(
-        `${fn}: references[${k}] has ${stream.length} entries but hypotheses has ${hypotheses.length}; expected the same count`,
-      );
-    }
-  });
-  return hypotheses.map((hyp, i) => {
-    const refs: string[] = [];
-    for (const stream of references) {
-      const r = stream[i];
-      if (r === null || r === undefined) continue;
-      if (typeof r !== "string") throw new EvaluationError(`${fn}: references[..][${i}] must be a string or null`);
-      refs.push(r);
-    }
-    if (refs.length === 0) throw new EvaluationError(`${fn}: hypothesis ${i} has no reference (every stream is null there)`);
-    return [hyp, refs];
-  });
 }

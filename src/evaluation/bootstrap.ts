@@ -64,7 +64,7 @@ export function bootstrapAggregate(
 }
 
 /** q-th percentile (0–100) of ascending `sorted`, interpolated linearly as numpy.percentile's default method. */
-export function percentile(sorted: ArrayLike<number>, q: number): number {
+function percentile(sorted: ArrayLike<number>, q: number): number {
   const h = ((sorted.length - 1) * q) / 100;
   const lo = Math.floor(h);
   const hi = Math.min(lo + 1, sorted.length - 1);

@@ -1,5 +1,4 @@
-import { collectSegments } from "./bleu.js";
-import { EvaluationError } from "./errors.js";
+import { EvaluationError, collectSegments } from "./errors.js";
 import { pySplit } from "./text.js";
 
 /** chrF and chrF++ (Popović 2015, 2017) as sacrebleu 2.x's CHRF computes them. */

@@ -3,7 +3,7 @@ import { pySplit } from "./text.js";
 
 /** Classification metrics (scikit-learn meanings) and the SQuAD answer metrics. */
 
-export type Label = string | number | boolean;
+export type ClassLabel = string | number | boolean;
 
 export interface PrecisionRecallF1 {
   precision: number;
@@ -16,12 +16,12 @@ export interface ClassificationReport {
   macro: PrecisionRecallF1;
   micro: PrecisionRecallF1;
   /** Per-label scores and support (number of true occurrences), in the order of `labels`. */
-  perLabel: { label: Label; precision: number; recall: number; f1: number; support: number }[];
-  labels: Label[];
+  perLabel: { label: ClassLabel; precision: number; recall: number; f1: number; support: number }[];
+  labels: ClassLabel[];
 }
 
 /** Fraction of predictions equal to their reference. */
-export function accuracy(predictions: readonly Label[], references: readonly Label[]): number {
+export function accuracy(predictions: readonly ClassLabel[], references: readonly ClassLabel[]): number {
   checkPairs("accuracy", predictions, references);
   let hits = 0;
   predictions.forEach((p, i) => {
@@ -39,14 +39,14 @@ const f1Of = (p: number, r: number): number => safeDiv(2 * p * r, p + r);
  * gives 0, like sklearn's zero_division default. `labels` defaults to every label seen, sorted.
  */
 export function classificationReport(
-  predictions: readonly Label[],
-  references: readonly Label[],
-  options: { labels?: readonly Label[] } = {},
+  predictions: readonly ClassLabel[],
+  references: readonly ClassLabel[],
+  options: { labels?: readonly ClassLabel[] } = {},
 ): ClassificationReport {
   checkPairs("classificationReport", predictions, references);
   const labels = options.labels ? [...options.labels] : sortedLabels([...predictions, ...references]);
   if (labels.length === 0) throw new EvaluationError("classificationReport: option labels is empty; expected at least one label");
-  const index = new Map<Label, number>(labels.map((l, i) => [l, i]));
+  const index = new Map<ClassLabel, number>(labels.map((l, i) => [l, i]));
   const tp = new Array<number>(labels.length).fill(0);
   const predCount = new Array<number>(labels.length).fill(0);
   const trueCount = new Array<number>(labels.length).fill(0);
@@ -76,7 +76,7 @@ export function classificationReport(
   };
 }
 
-function sortedLabels(values: Label[]): Label[] {
+function sortedLabels(values: ClassLabel[]): ClassLabel[] {
   const unique = [...new Set(values)];
   return unique.sort((a, b) => {
     if (typeof a === "number" && typeof b === "number") return a - b;
