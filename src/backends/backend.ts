@@ -1,0 +1,52 @@
+import type { FloatArray, StorageArray } from "../tensor/dtype.js";
+
+export type UnaryOp =
+  | "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "abs" | "relu" | "silu" | "gelu" | "gelu_tanh"
+  | "sigmoid" | "sin" | "cos" | "square" | "reciprocal";
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min" | "eq" | "gt" | "lt";
+
+/**
+ * The kernels under the tensor ops. Every array is contiguous row-major; shapes and strides arrive as plain
+ * numbers so a native or GPU backend can implement the same contract. Model code never calls these directly.
+ */
+export interface Backend {
+  readonly name: string;
+  /**
+   * Batched C = op(A) · op(B) (+ C when accumulate). For batch b, A starts at aOffsets[b] (and so on);
+   * op(A) is M×K (stored K×M when transA), op(B) is K×N (stored N×K when transB).
+   */
+  gemm(
+    a: FloatArray, b: FloatArray, c: FloatArray, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, accumulate: boolean,
+    aOffsets: ArrayLike<number>, bOffsets: ArrayLike<number>, cOffsets: ArrayLike<number>,
+  ): void;
+  unary(op: UnaryOp, x: FloatArray, out: FloatArray): void;
+  /** out = x ** p elementwise, with p a scalar. */
+  powScalar(x: FloatArray, p: number, out: FloatArray): void;
+  /** out = x * scale + shift elementwise (fused affine for scalar arithmetic). */
+  affine(x: FloatArray, scale: number, shift: number, out: FloatArray): void;
+  /** Broadcast binary op: a and b are read through strides over the output shape (0 = broadcast). */
+  binary(op: BinaryOp, a: StorageArray, aStrides: readonly number[], b: StorageArray, bStrides: readonly number[], out: StorageArray, outShape: readonly number[]): void;
+  /** Sum over the `inner` axis of a [outer, inner, rest] view into out[outer, rest]. */
+  sumAxis(x: FloatArray, out: FloatArray, outer: number, inner: number, rest: number): void;
+  /** Max over the `inner` axis of [outer, inner, rest]; argmax written to `indices` when given. */
+  maxAxis(x: FloatArray, out: FloatArray, indices: Int32Array | null, outer: number, inner: number, rest: number): void;
+  /** Softmax (or log-softmax) over the last axis of a [rows, cols] view. */
+  softmax(x: FloatArray, out: FloatArray, rows: number, cols: number, log: boolean): void;
+  /** Backward of softmax / log-softmax given the forward output y and upstream gradient g. */
+  softmaxBackward(y: FloatArray, g: FloatArray, out: FloatArray, rows: number, cols: number, log: boolean): void;
+  /** Layer norm over the last axis; writes mean and rstd per row for the backward pass. rms=true: RMS norm (no mean). */
+  norm(x: FloatArray, weight: FloatArray | null, bias: FloatArray | null, out: FloatArray, mean: FloatArray, rstd: FloatArray,
+    rows: number, cols: number, eps: number, rms: boolean, weightOffset: number): void;
+  normBackward(x: FloatArray, weight: FloatArray | null, g: FloatArray, mean: FloatArray, rstd: FloatArray,
+    dx: FloatArray, dWeight: FloatArray | null, dBias: FloatArray | null, rows: number, cols: number, rms: boolean, weightOffset: number): void;
+  /** Gradient of a unary op: out = g * f'(x) (y = f(x) is passed for ops whose derivative uses it). */
+  unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, g: FloatArray, out: FloatArray): void;
+  /** Copies x (shape) into out with axes permuted: out shape = shape[perm[i]]. */
+  permute(x: StorageArray, out: StorageArray, shape: readonly number[], perm: readonly number[]): void;
+  /** out[i, :] = table[ids[i], :] for a [rows, dim] table. */
+  embedding(table: FloatArray, ids: Int32Array, out: FloatArray, dim: number): void;
+  /** In-place AdamW step on one parameter (PyTorch's formula, decoupled weight decay). */
+  adamw(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAvgSq: FloatArray,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+}

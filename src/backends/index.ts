@@ -1,0 +1,17 @@
+import type { Backend } from "./backend.js";
+import { jsBackend } from "./js/index.js";
+
+export type { Backend, BinaryOp, UnaryOp } from "./backend.js";
+export { jsBackend };
+
+let current: Backend = jsBackend;
+
+/** The backend every tensor op runs on. */
+export function getBackend(): Backend {
+  return current;
+}
+
+/** Swaps the kernels under every tensor op (e.g. a native SIMD backend); model code is unchanged. */
+export function setBackend(backend: Backend): void {
+  current = backend;
+}

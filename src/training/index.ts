@@ -1,0 +1,2 @@
+export { Optimizer, SGD, AdamW, clipGradNorm, OptimizerError } from "./optimizers.js";
+export type { SGDOptions, AdamWOptions } from "./optimizers.js";
