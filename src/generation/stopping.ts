@@ -85,27 +85,32 @@ export class StopStringCriteria implements StoppingCriterion {
   /** The stop string that ends in the row's last token, or null. */
   match(ids: readonly number[]): string | null {
     if (ids.length === 0) return null;
-    // Decode a tail window wide enough that the text before the last token holds a whole stop string, plus a few
-    // characters of margin for what a window start can distort (a stripped leading space, a cut UTF-8 sequence).
+    // Decode a tail window wide enough that the text settled before the last token holds a whole stop string,
+    // plus a few characters of margin for what a window start can distort (a stripped leading space, a cut UTF-8
+    // sequence). "Settled" is the common prefix of the texts without and with the last token: a byte-level token
+    // can complete a character that decoded to U+FFFD before it.
     const needed = this.longest - 1 + 4;
     let width = Math.min(ids.length, this.longest + 1);
-    let before: string;
     let text: string;
+    let settled: number;
     for (;;) {
       const tail = ids.slice(ids.length - width);
-      before = this.tokenizer.decode(tail.slice(0, -1));
-      if (before.length >= needed || width === ids.length) {
-        text = this.tokenizer.decode(tail);
-        break;
-      }
+      text = this.tokenizer.decode(tail);
+      settled = commonPrefixLength(this.tokenizer.decode(tail.slice(0, -1)), text);
+      if (settled >= needed || width === ids.length) break;
       width = Math.min(ids.length, width * 2);
     }
     for (const stop of this.stopStrings) {
-      const at = text.indexOf(stop, Math.max(0, before.length - stop.length + 1));
-      if (at !== -1) return stop;
+      if (text.indexOf(stop, Math.max(0, settled - stop.length + 1)) !== -1) return stop;
     }
     return null;
   }
+}
+
+function commonPrefixLength(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 /** Runs every criterion; a row stops when any does, reporting eos before stop before length. */
