@@ -47,9 +47,9 @@ const TOKENIZERS = ["13a", "intl", "none"] as const;
 
 /** mteval-v13a's tokenizer as sacrebleu's `Tokenizer13a`. */
 export function tokenize13a(line: string): string {
-  let s = line.split("<skipped>").join("").split("-\n").join("").split("\n").join(" ");
+  let s = line.replaceAll("<skipped>", "").replaceAll("-\n", "").replaceAll("\n", " ");
   if (s.includes("&")) {
-    s = s.split("&quot;").join('"').split("&amp;").join("&").split("&lt;").join("<").split("&gt;").join(">");
+    s = s.replaceAll("&quot;", '"').replaceAll("&amp;", "&").replaceAll("&lt;", "<").replaceAll("&gt;", ">");
   }
   s = ` ${s} `;
   s = s.replace(/([\x7b-\x7e\x5b-\x60\x20-\x26\x28-\x2b\x3a-\x40\x2f])/gu, " $1 ");

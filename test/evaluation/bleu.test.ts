@@ -174,6 +174,10 @@ describe("BLEU tokenizers", () => {
       "Hello , world ! It costs 3.50 ( approx . ) & 1,000 - 2,000 .",
     );
   });
+  it("splits on Python's whitespace (U+0085 and U+001C separate tokens, U+FEFF does not)", () => {
+    expect(sentenceBleu("a\u0085b\u001cc", ["a b c"], { tokenize: "none" }).score).toBeCloseTo(100, 10);
+    expect(sentenceBleu("a\ufeffb", ["a\ufeffb"], { tokenize: "none" }).sysLen).toBe(1);
+  });
   it("intl splits Unicode punctuation and symbols", () => {
     expect(tokenizeIntl("«Bonjour», dit-il. 5€")).toBe("« Bonjour » , dit - il . 5 €");
   });
