@@ -4,3 +4,7 @@ export { Linear, Embedding, LayerNorm, RMSNorm, Dropout } from "./layers.js";
 export type { LayerOptions } from "./layers.js";
 export * as init from "./init.js";
 export * as functional from "../tensor/ops.js";
+export { getActivation } from "./activations.js";
+export type { Activation } from "./activations.js";
+export { scaledDotProductAttention, repeatKV, MASK_MIN } from "./attention.js";
+export type { AttentionOptions } from "./attention.js";

@@ -1,0 +1,230 @@
+/**
+ * GPT-2 (Radford et al., 2019): learned absolute positions, pre-norm blocks of causal self-attention and a
+ * GELU MLP, a final layer norm, and an LM head tied to the token embeddings. Parameter names follow
+ * transformers' GPT2LMHeadModel (Conv1D weights stored [in, out]).
+ */
+import { Module, ModuleList, Parameter } from "../nn/module.js";
+import { Dropout, Embedding, LayerNorm } from "../nn/layers.js";
+import { getActivation, type Activation } from "../nn/activations.js";
+import { scaledDotProductAttention } from "../nn/attention.js";
+import * as init from "../nn/init.js";
+import { Tensor, arange, zeros } from "../tensor/tensor.js";
+import * as F from "../tensor/ops.js";
+import type { Generator } from "../utils/rng.js";
+import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
+import { KVCache } from "./cache.js";
+import { buildAttentionMask } from "./masks.js";
+import { PreTrainedModel, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { registerModelFamily } from "./registry.js";
+import { getDefaultGenerator } from "../utils/rng.js";
+
+export interface GPT2Config extends BaseConfig {
+  nEmbd: number;
+  nHead: number;
+  nLayer: number;
+  nPositions: number;
+  nInner: number;
+  activationFunction: string;
+  layerNormEpsilon: number;
+  attnPdrop: number;
+  residPdrop: number;
+  embdPdrop: number;
+  scaleAttnWeights: boolean;
+  scaleAttnByInverseLayerIdx: boolean;
+}
+
+export function parseGPT2Config(raw: RawConfig): GPT2Config {
+  const r = new ConfigReader(raw);
+  const nEmbd = r.int("n_embd", 768);
+  return {
+    ...r.base(),
+    nEmbd,
+    nHead: r.int("n_head", 12),
+    nLayer: r.int("n_layer", 12),
+    nPositions: r.int("n_positions", 1024),
+    nInner: r.optionalInt("n_inner") ?? 4 * nEmbd,
+    activationFunction: r.string("activation_function", "gelu_new"),
+    layerNormEpsilon: r.number("layer_norm_epsilon", 1e-5),
+    attnPdrop: r.number("attn_pdrop", 0.1),
+    residPdrop: r.number("resid_pdrop", 0.1),
+    embdPdrop: r.number("embd_pdrop", 0.1),
+    scaleAttnWeights: r.boolean("scale_attn_weights", true),
+    scaleAttnByInverseLayerIdx: r.boolean("scale_attn_by_inverse_layer_idx", false),
+  };
+}
+
+/** GPT-2's Conv1D: a linear layer whose weight is stored [in, out]. */
+export class Conv1D extends Module {
+  weight: Parameter;
+  bias: Parameter;
+
+  constructor(readonly nf: number, readonly nx: number) {
+    super();
+    this.weight = new Parameter(init.normal([nx, nf], 0, 0.02, getDefaultGenerator()));
+    this.bias = new Parameter(zeros([nf]));
+  }
+
+  forward(x: Tensor): Tensor {
+    const flat = F.reshape(x, [-1, this.nx]);
+    return F.reshape(F.add(F.matmul(flat, this.weight), this.bias), [...x.shape.slice(0, -1), this.nf]);
+  }
+}
+
+class GPT2Attention extends Module {
+  c_attn: Conv1D;
+  c_proj: Conv1D;
+  attn_dropout: Dropout;
+  resid_dropout: Dropout;
+  private readonly _headDim: number;
+  private readonly _scale: number;
+
+  constructor(private readonly _config: GPT2Config, private readonly _layerIdx: number) {
+    super();
+    const e = _config.nEmbd;
+    this.c_attn = new Conv1D(3 * e, e);
+    this.c_proj = new Conv1D(e, e);
+    this.attn_dropout = new Dropout(_config.attnPdrop);
+    this.resid_dropout = new Dropout(_config.residPdrop);
+    this._headDim = e / _config.nHead;
+    let scale = _config.scaleAttnWeights ? 1 / Math.sqrt(this._headDim) : 1;
+    if (_config.scaleAttnByInverseLayerIdx) scale /= _layerIdx + 1;
+    this._scale = scale;
+  }
+
+  forward(x: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
+    const [b, t] = x.shape as [number, number, number];
+    const heads = (y: Tensor): Tensor => F.transpose(F.reshape(y, [b, t, this._config.nHead, this._headDim]), 1, 2);
+    const [q, k0, v0] = F.split(this.c_attn.forward(x), this._config.nEmbd, 2) as [Tensor, Tensor, Tensor];
+    let k = heads(k0), v = heads(v0);
+    if (cache) ({ key: k, value: v } = cache.update(this._layerIdx, k, v));
+    const y = scaledDotProductAttention(heads(q), k, v, {
+      mask, scale: this._scale, dropout: this._config.attnPdrop, training: this.training,
+    });
+    const merged = F.reshape(F.transpose(y, 1, 2), [b, t, this._config.nEmbd]);
+    return this.resid_dropout.forward(this.c_proj.forward(merged));
+  }
+}
+
+class GPT2MLP extends Module {
+  c_fc: Conv1D;
+  c_proj: Conv1D;
+  dropout: Dropout;
+  private readonly _act: Activation;
+
+  constructor(config: GPT2Config) {
+    super();
+    this.c_fc = new Conv1D(config.nInner, config.nEmbd);
+    this.c_proj = new Conv1D(config.nEmbd, config.nInner);
+    this.dropout = new Dropout(config.residPdrop);
+    this._act = getActivation(config.activationFunction);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.c_proj.forward(this._act(this.c_fc.forward(x))));
+  }
+}
+
+class GPT2Block extends Module {
+  ln_1: LayerNorm;
+  attn: GPT2Attention;
+  ln_2: LayerNorm;
+  mlp: GPT2MLP;
+
+  constructor(config: GPT2Config, layerIdx: number) {
+    super();
+    this.ln_1 = new LayerNorm(config.nEmbd, config.layerNormEpsilon);
+    this.attn = new GPT2Attention(config, layerIdx);
+    this.ln_2 = new LayerNorm(config.nEmbd, config.layerNormEpsilon);
+    this.mlp = new GPT2MLP(config);
+  }
+
+  forward(x: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
+    const h = F.add(x, this.attn.forward(this.ln_1.forward(x), mask, cache));
+    return F.add(h, this.mlp.forward(this.ln_2.forward(h)));
+  }
+}
+
+export class GPT2Model extends Module {
+  wte: Embedding;
+  wpe: Embedding;
+  drop: Dropout;
+  h: ModuleList<GPT2Block>;
+  ln_f: LayerNorm;
+
+  constructor(readonly _config: GPT2Config) {
+    super();
+    this.wte = new Embedding(_config.vocabSize, _config.nEmbd);
+    this.wpe = new Embedding(_config.nPositions, _config.nEmbd);
+    this.drop = new Dropout(_config.embdPdrop);
+    this.h = new ModuleList(Array.from({ length: _config.nLayer }, (_, i) => new GPT2Block(_config, i)));
+    this.ln_f = new LayerNorm(_config.nEmbd, _config.layerNormEpsilon);
+  }
+
+  forward(inputIds: Tensor, attentionMask: Tensor | null, positionIds: Tensor | null, cache: KVCache | null): Tensor {
+    const [b, t] = inputIds.shape as [number, number];
+    const past = cache?.seqLength ?? 0;
+    const positions = positionIds ?? F.expand(F.unsqueeze(arange(past, past + t), 0), [b, t]);
+    let x = this.drop.forward(F.add(this.wte.forward(inputIds), this.wpe.forward(positions)));
+    const mask = buildAttentionMask({ batch: b, queryLength: t, keyLength: past + t, attentionMask, causal: true, dtype: x.dtype as "f32" | "f64" });
+    for (const block of this.h) x = block.forward(x, mask, cache);
+    return this.ln_f.forward(x);
+  }
+}
+
+export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> {
+  transformer: GPT2Model;
+  lm_head: { weight: Parameter } & Module;
+
+  constructor(config: GPT2Config) {
+    super(config);
+    this.transformer = new GPT2Model(config);
+    // GPT-2's head is always tied to the token embeddings.
+    const head = new Module() as { weight: Parameter } & Module;
+    head.weight = this.transformer.wte.weight;
+    this.lm_head = head;
+  }
+
+  override get baseModelPrefix(): string {
+    return "transformer";
+  }
+
+  override get ignoredCheckpointKeys(): RegExp[] {
+    return [/\.attn\.bias$/, /\.attn\.masked_bias$/];
+  }
+
+  override get maxPositionEmbeddings(): number {
+    return this.config.nPositions;
+  }
+
+  forward(inputs: ModelInputs): ModelOutput {
+    if (!inputs.inputIds) throw new RangeError("GPT2LMHeadModel.forward: inputIds is required");
+    const ids = toIds(inputs.inputIds, "inputIds");
+    const mask = inputs.attentionMask ? toIds(inputs.attentionMask, "attentionMask") : null;
+    const positions = inputs.positionIds ? toIds(inputs.positionIds, "positionIds") : null;
+    const cache = inputs.pastKeyValues ?? (inputs.useCache ? new KVCache() : null);
+    const hidden = this.transformer.forward(ids, mask, positions, cache);
+    const logits = F.linear(hidden, this.lm_head.weight);
+    const out: ModelOutput = { logits };
+    if (inputs.labels) out.loss = causalLMLoss(logits, toIds(inputs.labels, "labels"));
+    if (cache) out.pastKeyValues = cache;
+    return out;
+  }
+
+  /** transformers' GPT2PreTrainedModel._init_weights, including the scaled init of residual projections. */
+  initWeights(g: Generator): void {
+    const std = this.config.initializerRange;
+    for (const [name, p] of this.namedParameters()) {
+      if (name.endsWith("ln_1.weight") || name.endsWith("ln_2.weight") || name.endsWith("ln_f.weight")) init.constant_(p, 1);
+      else if (name.endsWith(".bias")) init.constant_(p, 0);
+      else if (name.endsWith("c_proj.weight")) init.normal_(p, 0, std / Math.sqrt(2 * this.config.nLayer), g);
+      else init.normal_(p, 0, std, g);
+    }
+  }
+}
+
+registerModelFamily({
+  modelTypes: ["gpt2"],
+  architectures: { GPT2LMHeadModel: (raw) => new GPT2LMHeadModel(parseGPT2Config(raw)) },
+  defaultArchitecture: "GPT2LMHeadModel",
+  description: "GPT-2: learned positions, pre-norm, gelu_new MLP, tied head",
+});

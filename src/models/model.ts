@@ -1,0 +1,108 @@
+import { TensorError } from "../errors.js";
+import { Module } from "../nn/module.js";
+import { Tensor, tensor } from "../tensor/tensor.js";
+import * as F from "../tensor/ops.js";
+import { Generator } from "../utils/rng.js";
+import type { BaseConfig } from "./config.js";
+import type { KVCache } from "./cache.js";
+import { saveModel, type SaveModelOptions } from "./checkpoint.js";
+
+/** Integer inputs may be tensors or plain (nested) arrays. */
+export type IdsInput = Tensor | number[] | number[][];
+
+export interface ModelInputs {
+  inputIds?: IdsInput;
+  attentionMask?: IdsInput;
+  tokenTypeIds?: IdsInput;
+  positionIds?: IdsInput;
+  decoderInputIds?: IdsInput;
+  decoderAttentionMask?: IdsInput;
+  /** The encoder's last hidden state, to skip re-encoding (encoder-decoder models). */
+  encoderOutputs?: Tensor;
+  labels?: IdsInput;
+  pastKeyValues?: KVCache | null;
+  useCache?: boolean;
+}
+
+export interface ModelOutput {
+  logits: Tensor;
+  loss?: Tensor;
+  pastKeyValues?: KVCache;
+  /** Encoder-decoder models: the encoder output used, so generation can reuse it. */
+  encoderLastHiddenState?: Tensor;
+}
+
+/** Converts ids given as arrays or tensors into a 2-D i32 tensor [batch, seq]. */
+export function toIds(x: IdsInput, name: string): Tensor {
+  let t: Tensor;
+  if (x instanceof Tensor) t = x.dtype === "i32" ? x : F.toDtype(x, "i32");
+  else t = tensor(x as number[][], { dtype: "i32" });
+  if (t.ndim === 1) t = F.unsqueeze(t, 0);
+  if (t.ndim !== 2) throw new TensorError(`${name}: expected [batch, sequence] ids, got shape [${t.shape.join(", ")}]`);
+  return t;
+}
+
+/**
+ * The base of every model family: a Module with its config, Hugging Face parameter names, and the
+ * conventions transformers' PreTrainedModel has (loss from labels, tied embeddings, weight init).
+ */
+export abstract class PreTrainedModel<C extends BaseConfig = BaseConfig> extends Module {
+  /** Generation defaults from generation_config.json, when the checkpoint has one. */
+  generationConfig: Record<string, unknown> | null = null;
+
+  constructor(readonly config: C) {
+    super();
+  }
+
+  abstract forward(inputs: ModelInputs): ModelOutput;
+
+  get isEncoderDecoder(): boolean {
+    return false;
+  }
+
+  /** The prefix of the base model inside the head model ("transformer" for GPT-2, "model" for LLaMA). */
+  get baseModelPrefix(): string {
+    return "";
+  }
+
+  /** Checkpoint keys that are buffers in transformers, not parameters (ignored when loading). */
+  get ignoredCheckpointKeys(): RegExp[] {
+    return [];
+  }
+
+  /** Initializes every parameter as the family does in transformers (_init_weights). */
+  abstract initWeights(generator: Generator): void;
+
+  /** Writes a folder transformers can load: config.json, safetensors (sharded above a size), generation_config.json. */
+  save(dir: string, options: SaveModelOptions = {}): Promise<void> {
+    return saveModel(this, dir, options);
+  }
+
+  /** Length of the context the model was trained for, when its config says. */
+  get maxPositionEmbeddings(): number | null {
+    return null;
+  }
+}
+
+/** Causal LM loss as transformers computes it: predict token t+1 from position t; -100 ignored. */
+export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
+  const [b, t, v] = logits.shape as [number, number, number];
+  const shifted = F.reshape(F.slice(logits, 1, 0, t - 1), [b * (t - 1), v]);
+  const targets = F.reshape(F.slice(labels, 1, 1), [b * (t - 1)]);
+  return F.crossEntropy(shifted, targets);
+}
+
+/** Seq2seq decoder inputs from labels: shift right, decoder_start_token_id first, -100 replaced by pad. */
+export function shiftTokensRight(labels: Tensor, padTokenId: number, decoderStartTokenId: number): Tensor {
+  const [b, t] = labels.shape as [number, number];
+  const src = labels.data as Int32Array;
+  const out = new Int32Array(b * t);
+  for (let i = 0; i < b; i++) {
+    out[i * t] = decoderStartTokenId;
+    for (let j = 1; j < t; j++) {
+      const v = src[i * t + j - 1]!;
+      out[i * t + j] = v === -100 ? padTokenId : v;
+    }
+  }
+  return new Tensor(out, [b, t], "i32");
+}

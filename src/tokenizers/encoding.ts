@@ -1,0 +1,95 @@
+/**
+ * The result of encoding one text (or pair). Offsets are [start, end) in UTF-16 code units of the input string,
+ * so `text.slice(start, end)` gives a token's source text; Python's tokenizers reports code-point indices
+ * instead (the two differ only after characters outside the BMP, such as emoji). Special tokens have [0, 0].
+ */
+export interface Encoding {
+  ids: number[];
+  tokens: string[];
+  offsets: [number, number][];
+  attentionMask: number[];
+  typeIds: number[];
+  specialTokensMask: number[];
+}
+
+export function emptyEncoding(): Encoding {
+  return { ids: [], tokens: [], offsets: [], attentionMask: [], typeIds: [], specialTokensMask: [] };
+}
+
+export function concatEncodings(parts: Encoding[]): Encoding {
+  const out = emptyEncoding();
+  for (const p of parts) {
+    out.ids.push(...p.ids);
+    out.tokens.push(...p.tokens);
+    out.offsets.push(...p.offsets);
+    out.attentionMask.push(...p.attentionMask);
+    out.typeIds.push(...p.typeIds);
+    out.specialTokensMask.push(...p.specialTokensMask);
+  }
+  return out;
+}
+
+export function withTypeId(e: Encoding, typeId: number): Encoding {
+  return { ...e, typeIds: e.typeIds.map(() => typeId) };
+}
+
+export function specialEncoding(ids: number[], tokens: string[], typeId: number): Encoding {
+  return {
+    ids: [...ids],
+    tokens: [...tokens],
+    offsets: ids.map((): [number, number] => [0, 0]),
+    attentionMask: ids.map(() => 1),
+    typeIds: ids.map(() => typeId),
+    specialTokensMask: ids.map(() => 1),
+  };
+}
+
+/** Keeps `length` tokens from the given side. */
+export function truncateEncoding(e: Encoding, length: number, side: "left" | "right"): Encoding {
+  if (e.ids.length <= length) return e;
+  const from = side === "right" ? 0 : e.ids.length - length;
+  const cut = <T>(a: T[]): T[] => a.slice(from, from + length);
+  return {
+    ids: cut(e.ids),
+    tokens: cut(e.tokens),
+    offsets: cut(e.offsets),
+    attentionMask: cut(e.attentionMask),
+    typeIds: cut(e.typeIds),
+    specialTokensMask: cut(e.specialTokensMask),
+  };
+}
+
+export function padEncoding(
+  e: Encoding,
+  length: number,
+  pad: { id: number; token: string; typeId: number },
+  side: "left" | "right",
+): Encoding {
+  const n = length - e.ids.length;
+  if (n <= 0) return e;
+  const fill = <T>(a: T[], v: () => T): T[] => {
+    const extra = Array.from({ length: n }, v);
+    return side === "right" ? [...a, ...extra] : [...extra, ...a];
+  };
+  return {
+    ids: fill(e.ids, () => pad.id),
+    tokens: fill(e.tokens, () => pad.token),
+    offsets: fill(e.offsets, (): [number, number] => [0, 0]),
+    attentionMask: fill(e.attentionMask, () => 0),
+    typeIds: fill(e.typeIds, () => pad.typeId),
+    specialTokensMask: fill(e.specialTokensMask, () => 1),
+  };
+}
+
+/** Converts UTF-16 offsets of `text` into code-point offsets (Python's string indices). */
+export function toCodePointOffsets(text: string, offsets: ReadonlyArray<readonly [number, number]>): [number, number][] {
+  const map = new Int32Array(text.length + 1);
+  let cp = 0;
+  for (let i = 0; i < text.length; i++) {
+    map[i] = cp;
+    const u = text.charCodeAt(i);
+    if (!(u >= 0xd800 && u <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00)) cp++;
+  }
+  map[text.length] = cp;
+  return offsets.map(([s, e]): [number, number] => [map[s]!, map[e]!]);
+}
