@@ -11,11 +11,11 @@ export {
 } from "./options.js";
 export {
   scoreRow,
-  softmax,
-  logSoftmax,
-  logSumExp,
+  softmaxRow,
+  logSoftmaxRow,
+  logSumExpRow,
   tokenLogprob,
-  argmax,
+  argmaxRow,
   sampleFromLogits,
 } from "./sampling.js";
 export {

@@ -16,7 +16,7 @@ import {
   validateGenerationOptions,
   type GenerationOptions,
 } from "./options.js";
-import { logSumExp, softmax } from "./sampling.js";
+import { logSumExpRow, softmaxRow } from "./sampling.js";
 import type { TokenRows } from "./types.js";
 
 export interface LogitsProcessor {
@@ -196,7 +196,7 @@ export class TopPLogitsWarper implements LogitsProcessor {
     forEachRow(inputIds, scores, vocabSize, (row) => {
       // Filtered tokens have probability 0, sort first and are removed anyway: only finite scores need sorting.
       const order = sortedIndices(row, finiteIndices(row));
-      const lse = logSumExp(row);
+      const lse = logSumExpRow(row);
       const keepFrom = order.length - this.minTokensToKeep;
       let cumulative = 0;
       for (let j = 0; j < order.length; j++) {
@@ -217,7 +217,7 @@ export class MinPLogitsWarper implements LogitsProcessor {
 
   call(inputIds: TokenRows, scores: Float32Array, vocabSize: number): void {
     forEachRow(inputIds, scores, vocabSize, (row) => {
-      const probs = softmax(row);
+      const probs = softmaxRow(row);
       let top = 0;
       for (let i = 0; i < probs.length; i++) if (probs[i]! > top) top = probs[i]!;
       const threshold = this.minP * top;
@@ -241,7 +241,7 @@ export class TypicalLogitsWarper implements LogitsProcessor {
 
   call(inputIds: TokenRows, scores: Float32Array, vocabSize: number): void {
     forEachRow(inputIds, scores, vocabSize, (row) => {
-      const lse = logSumExp(row);
+      const lse = logSumExpRow(row);
       let entropy = 0;
       for (let i = 0; i < row.length; i++) {
         const logp = row[i]! - lse;
@@ -301,7 +301,7 @@ export class EtaLogitsWarper implements LogitsProcessor {
 }
 
 function cutBelow(row: Float32Array, threshold: (probs: Float64Array) => number, minTokensToKeep: number): void {
-  const probs = softmax(row);
+  const probs = softmaxRow(row);
   const cut = threshold(probs);
   const kth = kthLargest(row, Math.min(minTokensToKeep, row.length));
   for (let i = 0; i < row.length; i++) if (probs[i]! < cut && row[i]! < kth) row[i] = -Infinity;
@@ -492,7 +492,7 @@ export class SuppressTokensAtBeginLogitsProcessor implements LogitsProcessor {
 export class LogitNormalization implements LogitsProcessor {
   call(inputIds: TokenRows, scores: Float32Array, vocabSize: number): void {
     forEachRow(inputIds, scores, vocabSize, (row) => {
-      const lse = logSumExp(row);
+      const lse = logSumExpRow(row);
       for (let i = 0; i < row.length; i++) row[i] = row[i]! - lse;
     });
   }

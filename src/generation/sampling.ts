@@ -30,7 +30,7 @@ function assertUsable(row: ArrayLike<number>, what: string): number {
 }
 
 /** softmax in float64; filtered (-Infinity) tokens get probability 0. */
-export function softmax(row: ArrayLike<number>): Float64Array {
+export function softmaxRow(row: ArrayLike<number>): Float64Array {
   const out = new Float64Array(row.length);
   const max = rowMax(row);
   if (max === -Infinity) return out;
@@ -41,7 +41,7 @@ export function softmax(row: ArrayLike<number>): Float64Array {
 }
 
 /** log(sum(exp(row))), computed stably. */
-export function logSumExp(row: ArrayLike<number>): number {
+export function logSumExpRow(row: ArrayLike<number>): number {
   const max = rowMax(row);
   if (max === -Infinity || max === Infinity || Number.isNaN(max)) return max;
   let sum = 0;
@@ -50,31 +50,31 @@ export function logSumExp(row: ArrayLike<number>): number {
 }
 
 /** log_softmax in float64 (per-token log-probabilities). */
-export function logSoftmax(row: ArrayLike<number>): Float64Array {
-  const lse = logSumExp(row);
+export function logSoftmaxRow(row: ArrayLike<number>): Float64Array {
+  const lse = logSumExpRow(row);
   const out = new Float64Array(row.length);
   for (let i = 0; i < row.length; i++) out[i] = row[i]! - lse;
   return out;
 }
 
-/** Log-probability of one token under softmax(row), without building the whole distribution. */
+/** Log-probability of one token under softmaxRow(row), without building the whole distribution. */
 export function tokenLogprob(row: ArrayLike<number>, tokenId: number): number {
   if (!(Number.isInteger(tokenId) && tokenId >= 0 && tokenId < row.length)) {
     throw new GenerationError(`tokenLogprob: token id ${tokenId} is outside the vocabulary [0, ${row.length})`);
   }
-  return row[tokenId]! - logSumExp(row);
+  return row[tokenId]! - logSumExpRow(row);
 }
 
 /** Greedy choice: the index of the largest score, the lowest index among ties (as torch.argmax). */
-export function argmax(row: ArrayLike<number>): number {
-  const max = assertUsable(row, "argmax");
+export function argmaxRow(row: ArrayLike<number>): number {
+  const max = assertUsable(row, "argmaxRow");
   for (let i = 0; i < row.length; i++) if (row[i] === max) return i;
   /* c8 ignore next */
-  throw new GenerationError("argmax: no maximum found");
+  throw new GenerationError("argmaxRow: no maximum found");
 }
 
 /**
- * Draws one token from softmax(row) by inverse CDF with one `generator.random()` per draw, so a seed fixes the
+ * Draws one token from softmaxRow(row) by inverse CDF with one `generator.random()` per draw, so a seed fixes the
  * draw. Tokens with score -Infinity (filtered) are never drawn; NaN, +Infinity or an all-filtered row is an error.
  */
 export function sampleFromLogits(row: ArrayLike<number>, generator: Generator): number {

@@ -23,7 +23,7 @@ import {
   EpsilonLogitsWarper,
   EtaLogitsWarper,
   buildLogitsProcessors,
-  softmax,
+  softmaxRow,
   type LogitsProcessor,
 } from "../../src/generation/index.js";
 
@@ -44,7 +44,7 @@ function run(processor: LogitsProcessor, logits = fixture.logits, inputIds = fix
 
 function expectProbs(scores: Float32Array, expected: number[][]): void {
   expected.forEach((want, b) => {
-    const got = softmax(scores.subarray(b * vocab, (b + 1) * vocab));
+    const got = softmaxRow(scores.subarray(b * vocab, (b + 1) * vocab));
     for (let i = 0; i < vocab; i++) {
       if (want[i] === 0) expect(got[i], `row ${b} token ${i} must be filtered`).toBe(0);
       else expect(Math.abs(got[i]! - want[i]!), `row ${b} token ${i}`).toBeLessThanOrEqual(1e-6);

@@ -4,11 +4,11 @@ import {
   GenerationError,
   TopKLogitsWarper,
   TopPLogitsWarper,
-  argmax,
-  logSoftmax,
+  argmaxRow,
+  logSoftmaxRow,
   sampleFromLogits,
   scoreRow,
-  softmax,
+  softmaxRow,
   tokenLogprob,
 } from "../../src/generation/index.js";
 
@@ -137,18 +137,18 @@ describe("sampleFromLogits", () => {
 
 describe("greedy and log-probabilities", () => {
   it("argmax picks the lowest index among ties, like torch.argmax", () => {
-    expect(argmax([1, 3, 2, 3])).toBe(1);
-    expect(argmax(new Float32Array([-Infinity, -5, -Infinity]))).toBe(1);
-    expect(() => argmax([1, NaN])).toThrow(GenerationError);
+    expect(argmaxRow([1, 3, 2, 3])).toBe(1);
+    expect(argmaxRow(new Float32Array([-Infinity, -5, -Infinity]))).toBe(1);
+    expect(() => argmaxRow([1, NaN])).toThrow(GenerationError);
   });
 
   it("softmax, logSoftmax and tokenLogprob agree with the definitions", () => {
     const row = [1, 2, 3, -Infinity];
     const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
-    const p = softmax(row);
+    const p = softmaxRow(row);
     expect(p[2]).toBeCloseTo(Math.exp(3) / z, 12);
     expect(p[3]).toBe(0);
-    const lp = logSoftmax(row);
+    const lp = logSoftmaxRow(row);
     expect(lp[0]).toBeCloseTo(1 - Math.log(z), 12);
     expect(lp[3]).toBe(-Infinity);
     expect(tokenLogprob(row, 1)).toBeCloseTo(2 - Math.log(z), 12);
