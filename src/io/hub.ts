@@ -31,7 +31,10 @@ export interface HubOptions {
   onProgress?: (progress: DownloadProgress) => void;
   /** How many times a download cut off mid-body is resumed within one call; default 3. */
   maxRetries?: number;
-  /** Timeout for the metadata (HEAD) request, in ms; default 10 000 as in huggingface_hub. */
+  /**
+   * Longest wait, in ms, for the metadata answer or for the next piece of a download before giving up on that
+   * connection (a download then resumes); default 10 000, as huggingface_hub's timeout.
+   */
   timeoutMs?: number;
 }
 
@@ -99,7 +102,7 @@ function statusError(r: Resolved, response: Response): HubError {
   const where = `${r.label} at ${r.endpoint}`;
   if (status === 401 || status === 403) {
     const hint = r.token
-      ? "the token given does not grant access to this repo: request access on its hub page, or check the token"
+      ? "the repo may be gated or private and the token sent (HF_TOKEN or the token option) does not grant access: request access on its hub page or check the token"
       : "the repo may be gated or private: accept its terms on its hub page and set HF_TOKEN (or pass the token option)";
     return new HubError(`${where}: access denied (HTTP ${status}${code ? `, ${code}` : ""}); ${hint}`, status);
   }
@@ -153,7 +156,10 @@ async function fetchMetadata(r: Resolved, timeoutMs: number): Promise<{ response
       return { response, meta: readMetadata(r, response, target.href) };
     }
     if (!response.ok) return { response, meta: null };
-    return { response, meta: readMetadata(r, response, url) };
+    const meta = readMetadata(r, response, url);
+    // Fetch the bytes at the commit the HEAD named, so a branch moving in between cannot swap the content.
+    if (url === resolveUrl(r)) meta.location = resolveUrl({ ...r, revision: meta.commit });
+    return { response, meta };
   }
 }
 
@@ -166,8 +172,10 @@ function readMetadata(r: Resolved, response: Response, location: string): FileMe
   const etagHeader = h.get("x-linked-etag") ?? h.get("etag");
   if (!etagHeader) throw new HubError(`${r.label}: the hub gave no ETag, so the download cannot be stored reproducibly`);
   const etag = normalizeEtag(etagHeader);
-  // The etag names a file in blobs/; anything path-like would escape the cache folder.
-  if (!/^[\w\-.]+$/.test(etag) || etag === "." || etag === "..") throw new HubError(`${r.label}: the hub gave an unusable ETag ${JSON.stringify(etagHeader)}`);
+  // Commit and etag become folder and file names in the cache; anything path-like would escape it.
+  const safeName = (v: string): boolean => /^[\w\-.]+$/.test(v) && v !== "." && v !== "..";
+  if (!safeName(commit)) throw new HubError(`${r.label}: the hub gave an unusable X-Repo-Commit ${JSON.stringify(commit)}`);
+  if (!safeName(etag)) throw new HubError(`${r.label}: the hub gave an unusable ETag ${JSON.stringify(etagHeader)}`);
   const sizeHeader = h.get("x-linked-size") ?? h.get("content-length");
   const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : null;
   return { commit, etag, size, location };
@@ -214,16 +222,18 @@ async function withBlobLock(blob: string, task: () => Promise<void>): Promise<vo
   }
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 function sameOrigin(a: string, b: string): boolean {
   return new URL(a).origin === new URL(b).origin;
 }
 
 /** GET following redirects by hand, so the token is dropped as soon as the request leaves the hub's origin. */
-async function getFollowing(url: string, headers: Record<string, string>, origin: string): Promise<Response> {
+async function getFollowing(url: string, headers: Record<string, string>, origin: string, signal: AbortSignal): Promise<Response> {
   for (let hop = 0; hop < 10; hop++) {
     const h = { ...headers };
     if (!sameOrigin(url, origin)) delete h.authorization;
-    const response = await fetch(url, { headers: h, redirect: "manual" });
+    const response = await fetch(url, { headers: h, redirect: "manual", signal });
     const location = response.headers.get("location");
     if (response.status < 300 || response.status >= 400 || !location) return response;
     await response.body?.cancel();
@@ -235,6 +245,7 @@ async function getFollowing(url: string, headers: Record<string, string>, origin
 async function downloadBlob(r: Resolved, meta: FileMetadata, blob: string, options: HubOptions): Promise<void> {
   const incomplete = `${blob}.incomplete`;
   const maxRetries = options.maxRetries ?? 3;
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const report = (loaded: number): void => options.onProgress?.({ file: r.filename, loaded, total: meta.size });
   await mkdir(path.dirname(blob), { recursive: true });
   let failures = 0;
@@ -247,21 +258,34 @@ async function downloadBlob(r: Resolved, meta: FileMetadata, blob: string, optio
     if (have > 0 && have === meta.size) break;
     const headers = baseHeaders(r.token);
     if (have > 0) headers.range = `bytes=${have}-`;
+    // Aborts the connection when no bytes arrive for timeoutMs, so a stalled server turns into a resume.
+    const controller = new AbortController();
+    let timer = setTimeout(() => controller.abort(), timeoutMs);
+    const touch = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(), timeoutMs);
+    };
     let response: Response;
     try {
-      response = await getFollowing(meta.location, headers, resolveUrl(r));
+      response = await getFollowing(meta.location, headers, resolveUrl(r), controller.signal);
     } catch (err) {
-      if (err instanceof HubError || ++failures > maxRetries) throw networkError(r, err);
+      clearTimeout(timer);
+      if (err instanceof HubError) throw err;
+      if (++failures > maxRetries) throw networkError(r, err);
+      await sleep(200 * failures);
       continue;
     }
+    touch();
     if (response.status === 416 && have > 0) {
       // The server has nothing past what we hold: either complete already (checked below) or a stale partial.
+      clearTimeout(timer);
       await response.body?.cancel();
       if (meta.size === null) break;
       await truncate(incomplete, 0);
       continue;
     }
     if (!response.ok) {
+      clearTimeout(timer);
       await response.body?.cancel();
       throw statusError(r, response);
     }
@@ -273,6 +297,7 @@ async function downloadBlob(r: Resolved, meta: FileMetadata, blob: string, optio
     report(loaded);
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        touch();
         await writeAll(handle, chunk);
         loaded += chunk.byteLength;
         if (meta.size !== null && loaded > meta.size) break;
@@ -282,9 +307,13 @@ async function downloadBlob(r: Resolved, meta: FileMetadata, blob: string, optio
     } catch (err) {
       await handle.close().catch(() => undefined);
       if (++failures > maxRetries) {
-        throw new HubError(`${r.label}: download interrupted ${failures} times (${(err as Error).message}); ${loaded} bytes kept in ${incomplete}, run again to resume`);
+        const why = controller.signal.aborted ? `no data for ${timeoutMs} ms` : (err as Error).message;
+        throw new HubError(`${r.label}: download interrupted ${failures} times (${why}); ${loaded} bytes kept in ${incomplete}, run again to resume`);
       }
+      await sleep(200 * failures);
       continue;
+    } finally {
+      clearTimeout(timer);
     }
     break;
   }

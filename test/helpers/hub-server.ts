@@ -40,8 +40,11 @@ export interface HubServer {
   endpoint: string;
   cdnOrigin: string;
   requests: RecordedRequest[];
-  /** The next GET of this file's bytes sends the full Content-Length, then only `bytes` bytes, then drops the connection. */
-  cutNextBody(file: string, bytes: number): void;
+  /**
+   * The next GET of this file's bytes sends the full Content-Length, then only `bytes` bytes, then drops the
+   * connection ("drop") or keeps it open sending nothing more ("stall").
+   */
+  cutNextBody(file: string, bytes: number, mode?: "drop" | "stall"): void;
   /** Announce `size` instead of the true size in HEAD answers for this file. */
   announceSize(file: string, size: number): void;
   close(): Promise<void>;
@@ -62,7 +65,7 @@ async function listen(server: Server): Promise<string> {
 
 export async function startHubServer(repos: Record<string, HubRepo>): Promise<HubServer> {
   const requests: RecordedRequest[] = [];
-  const cuts = new Map<string, number>();
+  const cuts = new Map<string, { bytes: number; mode: "drop" | "stall" }>();
   const announced = new Map<string, number>();
   const blobsBySha = new Map<string, { name: string; content: Uint8Array }>();
   for (const repo of Object.values(repos)) {
@@ -96,9 +99,9 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
     const cut = cuts.get(name);
     if (cut !== undefined && req.method === "GET") {
       cuts.delete(name);
-      res.write(body.subarray(0, cut), () => {
+      res.write(body.subarray(0, cut.bytes), () => {
         // Give the client time to receive the bytes, then drop the connection mid-body.
-        setTimeout(() => res.socket?.destroy(), 20);
+        if (cut.mode === "drop") setTimeout(() => res.socket?.destroy(), 20);
       });
       return;
     }
@@ -116,7 +119,8 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
     if (repo.gatedToken && req.headers.authorization !== `Bearer ${repo.gatedToken}`) {
       return void res.writeHead(401, { "x-error-code": "GatedRepo" }).end();
     }
-    const commit = revision === "main" || revision === repo.commit ? repo.commit : repo.revisions?.[revision];
+    const known = [repo.commit, ...Object.values(repo.revisions ?? {})];
+    const commit = revision === "main" ? repo.commit : known.includes(revision) ? revision : repo.revisions?.[revision];
     if (!commit) return void res.writeHead(404, { "x-error-code": "RevisionNotFound" }).end();
     const entry = repo.files[file];
     if (!entry) return void res.writeHead(404, { "x-error-code": "EntryNotFound", "x-repo-commit": commit }).end();
@@ -159,7 +163,7 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
     endpoint,
     cdnOrigin,
     requests,
-    cutNextBody: (file, bytes) => void cuts.set(file, bytes),
+    cutNextBody: (file, bytes, mode = "drop") => void cuts.set(file, { bytes, mode }),
     announceSize: (file, size) => void announced.set(file, size),
     close: async () => {
       await Promise.all([close(hub), close(cdn)]);

@@ -114,7 +114,9 @@ describe("cache layout", () => {
     expect(readdirSync(path.join(repoDir(), "refs"))).toEqual(["v1"]);
     // Same content at both commits: one blob shared by two snapshots.
     expect(readdirSync(path.join(repoDir(), "blobs"))).toEqual([gitBlobSha1(config)]);
-    expect(server.requests.filter((r) => r.path.includes("/resolve/v1/")).length).toBe(2);
+    // The bytes are fetched at the commit the HEAD named, so a branch moving in between cannot swap them.
+    expect(server.requests.filter((r) => r.path.includes("/resolve/v1/")).map((r) => r.method)).toEqual(["HEAD"]);
+    expect(server.requests.filter((r) => r.path === `/org/tiny/resolve/${V1_COMMIT}/config.json`).map((r) => r.method)).toEqual(["GET"]);
   });
 
   it("builds URLs the way hf_hub_url does", () => {
@@ -197,6 +199,16 @@ describe("interrupted and corrupt downloads", () => {
     expect(readdirSync(path.join(repoDir(), "blobs"))).toEqual([sha256(weights)]);
   });
 
+  it("gives up on a stalled connection after timeoutMs and resumes", async () => {
+    server.cutNextBody("model.safetensors", 5_000, "stall");
+    const started = Date.now();
+    const file = await downloadFile("org/tiny", "model.safetensors", { ...opts(), timeoutMs: 300 });
+    expect(readFileSync(file)).toEqual(weights);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    const gets = server.requests.filter((r) => r.server === "cdn");
+    expect(gets.map((r) => r.range)).toEqual([undefined, "bytes=5000-"]);
+  });
+
   it("keeps the partial file when retries run out, and the next call resumes it", async () => {
     server.cutNextBody("model.safetensors", 10_000);
     const e = await hubError(downloadFile("org/tiny", "model.safetensors", { ...opts(), maxRetries: 0 }));
@@ -234,7 +246,8 @@ describe("auth and errors", () => {
     expect(denied.message).toMatch(/org\/gated\/model\.safetensors .*access denied \(HTTP 401, GatedRepo\); the repo may be gated or private: .*set HF_TOKEN/);
 
     const wrong = await hubError(downloadFile("org/gated", "model.safetensors", { ...opts(), token: "hf_wrong" }));
-    expect(wrong.message).toMatch(/the token given does not grant access/);
+    expect(wrong.status).toBe(401);
+    expect(wrong.message).toMatch(/the repo may be gated or private and the token sent \(HF_TOKEN or the token option\) does not grant access/);
 
     server.requests.length = 0;
     process.env.HF_TOKEN = "hf_secret";
