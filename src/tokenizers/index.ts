@@ -1,6 +1,6 @@
 export { Tokenizer } from "./tokenizer.js";
 export type {
-  TokenizerConfig, EncodeOptions, EncodeBatchOptions, DecodeOptions, ChatTemplateOptions,
+  TokenizerConfig, EncodeOptions, EncodeBatchOptions, TokenizerDecodeOptions, ChatTemplateOptions,
 } from "./tokenizer.js";
 export type { Encoding } from "./encoding.js";
 export { toCodePointOffsets } from "./encoding.js";

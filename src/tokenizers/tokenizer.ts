@@ -33,7 +33,7 @@ export interface EncodeBatchOptions {
   padToMultipleOf?: number;
 }
 
-export interface DecodeOptions {
+export interface TokenizerDecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
@@ -162,7 +162,7 @@ export class Tokenizer {
     return out;
   }
 
-  decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+  decode(ids: ArrayLike<number>, options: TokenizerDecodeOptions = {}): string {
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
@@ -177,7 +177,7 @@ export class Tokenizer {
     return this.decoder ? this.decoder.decodeChain(tokens).join("") : tokens.join(" ");
   }
 
-  decodeBatch(batch: ArrayLike<number>[], options: DecodeOptions = {}): string[] {
+  decodeBatch(batch: ArrayLike<number>[], options: TokenizerDecodeOptions = {}): string[] {
     return Array.from(batch, (ids) => this.decode(ids, options));
   }
 
