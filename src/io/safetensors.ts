@@ -3,6 +3,7 @@ import type { FileHandle } from "node:fs/promises";
 import { readSync } from "node:fs";
 import { SafetensorsError } from "./errors.js";
 import { writeAll, writeFileAtomic } from "./atomic.js";
+import type { TensorReader } from "./sharded.js";
 
 /**
  * Element types of the safetensors format, in the order of the Rust library's `Dtype` enum (increasing
@@ -202,7 +203,7 @@ const READ_CHUNK = 1 << 30;
  * A safetensors file opened for lazy reading: only the header is read on open, and each tensor's bytes are
  * read by offset when asked for, so a multi-GB checkpoint never has to fit in memory at once.
  */
-export class SafetensorsFile {
+export class SafetensorsFile implements TensorReader {
   readonly path: string;
   readonly metadata: Record<string, string>;
   readonly tensors: Map<string, TensorInfo>;
