@@ -5,3 +5,4 @@ export * from "./bootstrap.js";
 export * from "./bleu.js";
 export * from "./chrf.js";
 export * from "./classification.js";
+export * from "./perplexity.js";
