@@ -1,5 +1,5 @@
 export { GenerationError } from "./errors.js";
-export type { TokenRows, Detokenizer } from "./types.js";
+export type { TokenRows, Detokenizer, DetokenizeOptions } from "./types.js";
 export {
   GENERATION_DEFAULTS,
   generationOptionsFromConfig,
@@ -58,6 +58,5 @@ export {
   TextStreamer,
   TextIteratorStreamer,
   streamText,
-  type DecodeOptions,
   type TextStreamerOptions,
 } from "./streamer.js";

@@ -9,13 +9,9 @@
  * `decode(allIds)` exactly.
  */
 import { GenerationError } from "./errors.js";
-import type { Detokenizer } from "./types.js";
+import type { DetokenizeOptions, Detokenizer } from "./types.js";
 
 const REPLACEMENT = "\uFFFD";
-
-export interface DecodeOptions {
-  skipSpecialTokens?: boolean;
-}
 
 /** The core: push ids, get the new text (possibly ""), and `flush()` at the end for whatever was held back. */
 export class IncrementalDecoder {
@@ -25,7 +21,7 @@ export class IncrementalDecoder {
   /** Start of the ids whose text has not been emitted yet. */
   private readOffset = 0;
 
-  constructor(readonly tokenizer: Detokenizer, readonly decodeOptions: DecodeOptions = {}) {
+  constructor(readonly tokenizer: Detokenizer, readonly decodeOptions: DetokenizeOptions = {}) {
     if (typeof tokenizer?.decode !== "function") {
       throw new GenerationError("IncrementalDecoder: the tokenizer must have a decode(ids) method");
     }
@@ -72,7 +68,7 @@ function commonPrefix(a: string, b: string): number {
   return i;
 }
 
-export interface TextStreamerOptions extends DecodeOptions {
+export interface TextStreamerOptions extends DetokenizeOptions {
   /** Ignore the first `put` (the prompt), as transformers' `skip_prompt`. */
   skipPrompt?: boolean;
   /** Receives each finished piece; `streamEnd` is true for the last call, made by `end()`. */
@@ -165,7 +161,7 @@ export class TextIteratorStreamer extends TextStreamer implements AsyncIterable<
 export async function* streamText(
   ids: AsyncIterable<number | readonly number[]> | Iterable<number | readonly number[]>,
   tokenizer: Detokenizer,
-  options: DecodeOptions = {},
+  options: DetokenizeOptions = {},
 ): AsyncGenerator<string> {
   const decoder = new IncrementalDecoder(tokenizer, options);
   for await (const step of ids) {

@@ -4,7 +4,11 @@
  */
 export type TokenRows = readonly (readonly number[])[];
 
+export interface DetokenizeOptions {
+  skipSpecialTokens?: boolean;
+}
+
 /** The part of a tokenizer that generation needs to turn ids back into text. */
 export interface Detokenizer {
-  decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
+  decode(ids: number[], options?: DetokenizeOptions): string;
 }

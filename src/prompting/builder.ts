@@ -1,15 +1,19 @@
 import { PromptError } from "./errors.js";
 import { PROMPT_TEMPLATES, type FewShotExample, type PromptTemplate, type PromptTemplateName } from "./templates.js";
 
-export interface PromptMessage {
+// A type alias, not an interface, so it fits chat message types that carry an index signature.
+export type PromptMessage = {
   role: "system" | "user" | "assistant";
   content: string;
-}
+};
 
-/** What the builder needs from a tokenizer: token counting, and a chat template for chat models. */
+/**
+ * What the builder needs from a tokenizer: token counting (`encode`, whose ids are what the model will see, special
+ * tokens included), and for chat models a chat template rendered to text (lmforge's Tokenizer fits).
+ */
 export interface PromptTokenizer {
-  encode(text: string): { ids: number[] } | number[];
-  applyChatTemplate?(messages: PromptMessage[], options: { addGenerationPrompt: boolean }): string;
+  encode(text: string): { ids: ArrayLike<number> } | ArrayLike<number>;
+  applyChatTemplate?(messages: PromptMessage[], options: { addGenerationPrompt: boolean; tokenize: false }): string;
 }
 
 export interface BuildPromptOptions {
@@ -27,7 +31,8 @@ export interface BuildPromptOptions {
   maxNewTokens: number;
   /**
    * Build chat `messages` (system = instruction, then user/assistant turns per example, then the query as the
-   * last user turn) and render them with `tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true })`.
+   * last user turn) and render them with `tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true,
+   * tokenize: false })`.
    */
   chat?: boolean;
   /** When even the zero-shot prompt is too long, cut the query from the left instead of throwing. */
@@ -69,7 +74,7 @@ export function buildPrompt(options: BuildPromptOptions): BuiltPrompt {
       if (instruction) messages.push({ role: "system", content: instruction });
       for (const e of used) messages.push({ role: "user", content: e.input }, { role: "assistant", content: e.output });
       messages.push({ role: "user", content: q });
-      return { prompt: tokenizer.applyChatTemplate!(messages, { addGenerationPrompt: true }), messages };
+      return { prompt: tokenizer.applyChatTemplate!(messages, { addGenerationPrompt: true, tokenize: false }), messages };
     }
     const blocks = instruction ? [instruction] : [];
     for (const e of used) blocks.push(template.format({ input: e.input, output: e.output }));
@@ -78,8 +83,8 @@ export function buildPrompt(options: BuildPromptOptions): BuiltPrompt {
   };
   const count = (prompt: string): number => {
     const encoded = tokenizer.encode(prompt);
-    const ids = Array.isArray(encoded) ? encoded : encoded?.ids;
-    if (!Array.isArray(ids)) throw new PromptError("tokenizer.encode(text) must return number[] or { ids: number[] }");
+    const ids = "ids" in Object(encoded) ? (encoded as { ids: ArrayLike<number> }).ids : (encoded as ArrayLike<number>);
+    if (typeof ids?.length !== "number") throw new PromptError("tokenizer.encode(text) must return ids or { ids }");
     return ids.length;
   };
   const attempt = (dropped: number, q = query) => {
@@ -219,6 +224,6 @@ function validate(options: BuildPromptOptions, examples: readonly FewShotExample
   });
   if (typeof tokenizer?.encode !== "function") throw new PromptError("tokenizer must have an encode(text) method");
   if (chat && typeof tokenizer.applyChatTemplate !== "function") {
-    throw new PromptError("chat: true needs tokenizer.applyChatTemplate(messages, { addGenerationPrompt }) to render the messages");
+    throw new PromptError("chat: true needs tokenizer.applyChatTemplate(messages, { addGenerationPrompt, tokenize: false }) to render the messages");
   }
 }
