@@ -25,7 +25,8 @@ const templates = new Map<string, Template>();
 
 /**
  * Renders a chat template with the variables transformers passes: messages, add_generation_prompt, the special
- * tokens, raise_exception and strftime_now, plus any extra ones (tools, documents, enable_thinking, ...).
+ * tokens, tools and documents (None unless given), plus any extra ones (enable_thinking, ...). raise_exception
+ * and strftime_now come with @huggingface/jinja; an exception raised by the template becomes a TokenizerError.
  */
 export function renderChatTemplate(source: string, context: Record<string, unknown>): string {
   let template = templates.get(source);
@@ -38,48 +39,9 @@ export function renderChatTemplate(source: string, context: Record<string, unkno
     if (templates.size > 16) templates.clear();
     templates.set(source, template);
   }
-  const helpers = {
-    raise_exception: (message: unknown): never => {
-      throw new TokenizerError(`chat_template: ${String(message)}`);
-    },
-    strftime_now: (format: unknown): string => strftime(new Date(), String(format)),
-  };
   try {
-    return template.render({ ...helpers, ...context });
+    return template.render({ tools: null, documents: null, ...context });
   } catch (err) {
-    if (err instanceof TokenizerError) throw err;
-    throw new TokenizerError(`chat_template: rendering failed: ${(err as Error).message}`);
+    throw new TokenizerError(`chat_template: ${(err as Error).message}`);
   }
-}
-
-const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-
-/** The strftime directives chat templates use (local time, as Python's datetime.now().strftime). */
-export function strftime(date: Date, format: string): string {
-  const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
-  return format.replace(/%([a-zA-Z%])/g, (all, d: string) => {
-    switch (d) {
-      case "Y": return String(date.getFullYear());
-      case "y": return pad(date.getFullYear() % 100);
-      case "m": return pad(date.getMonth() + 1);
-      case "d": return pad(date.getDate());
-      case "e": return String(date.getDate()).padStart(2, " ");
-      case "H": return pad(date.getHours());
-      case "I": return pad(date.getHours() % 12 || 12);
-      case "M": return pad(date.getMinutes());
-      case "S": return pad(date.getSeconds());
-      case "p": return date.getHours() < 12 ? "AM" : "PM";
-      case "A": return DAYS[date.getDay()]!;
-      case "a": return DAYS[date.getDay()]!.slice(0, 3);
-      case "B": return MONTHS[date.getMonth()]!;
-      case "b": case "h": return MONTHS[date.getMonth()]!.slice(0, 3);
-      case "j": {
-        const start = new Date(date.getFullYear(), 0, 1);
-        return pad(Math.floor((date.getTime() - start.getTime()) / 86_400_000) + 1, 3);
-      }
-      case "%": return "%";
-      default: return all;
-    }
-  });
 }
