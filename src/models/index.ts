@@ -1,4 +1,5 @@
 import "./gpt2.js";
+import "./bert.js";
 
 export { PreTrainedModel, causalLMLoss, shiftTokensRight, toIds } from "./model.js";
 export type { ModelInputs, ModelOutput, IdsInput } from "./model.js";
@@ -13,3 +14,5 @@ export { loadModel, createModel, saveModel, modelFromConfig, loadWeights, Checkp
 export type { LoadModelOptions, CreateModelOptions, SaveModelOptions } from "./checkpoint.js";
 export { GPT2LMHeadModel, GPT2Model, Conv1D, parseGPT2Config } from "./gpt2.js";
 export type { GPT2Config } from "./gpt2.js";
+export { BertForMaskedLM, BertForSequenceClassification, BertModel, parseBertConfig } from "./bert.js";
+export type { BertConfig, BertProblemType } from "./bert.js";

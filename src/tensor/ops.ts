@@ -773,6 +773,44 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   });
 }
 
+/**
+ * torch.nn.functional.binary_cross_entropy_with_logits: per element max(x, 0) − x·y + log(1 + e^(−|x|)),
+ * the form that stays finite for large |x|. Targets are probabilities with the logits' shape and get no
+ * gradient (the logits get sigmoid(x) − y).
+ */
+export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, options: { reduction?: "mean" | "sum" | "none" } = {}): Tensor {
+  if (!shapesEqual(logits.shape, target.shape)) {
+    throw new TensorError(`binaryCrossEntropyWithLogits: logits [${logits.shape.join(", ")}] and targets [${target.shape.join(", ")}] must have the same shape`);
+  }
+  const reduction = options.reduction ?? "mean";
+  const dtype = logits.dtype;
+  const x = logits.floatData;
+  const y = target.data as ArrayLike<number>;
+  const n = x.length;
+  const perElement = allocate(dtype, n) as FloatArray;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i]!;
+    perElement[i] = Math.max(xi, 0) - xi * y[i]! + Math.log1p(Math.exp(-Math.abs(xi)));
+    total += perElement[i]!;
+  }
+  let outData: FloatArray;
+  if (reduction === "none") outData = perElement;
+  else {
+    outData = allocate(dtype, 1) as FloatArray;
+    outData[0] = reduction === "mean" ? total / n : total;
+  }
+  return result(outData, reduction === "none" ? [...logits.shape] : [], dtype, [logits], "binaryCrossEntropyWithLogits", (g) => {
+    const gd = g.floatData;
+    const gl = allocate(dtype, n) as FloatArray;
+    for (let i = 0; i < n; i++) {
+      const scale = reduction === "none" ? gd[i]! : reduction === "mean" ? gd[0]! / n : gd[0]!;
+      gl[i] = scale * (1 / (1 + Math.exp(-x[i]!)) - y[i]!);
+    }
+    return [new Tensor(gl, logits.shape, dtype)];
+  });
+}
+
 // ---- attention masks ----
 
 /**
