@@ -1,4 +1,8 @@
 import "./gpt2.js";
+import "./llama.js";
+import "./qwen2.js";
+import "./qwen3.js";
+import "./gemma3.js";
 import "./bert.js";
 
 export { PreTrainedModel, causalLMLoss, shiftTokensRight, toIds } from "./model.js";
@@ -16,3 +20,10 @@ export { GPT2LMHeadModel, GPT2Model, Conv1D, parseGPT2Config } from "./gpt2.js";
 export type { GPT2Config } from "./gpt2.js";
 export { BertForMaskedLM, BertForSequenceClassification, BertModel, parseBertConfig } from "./bert.js";
 export type { BertConfig, BertProblemType } from "./bert.js";
+export { LlamaForCausalLM, LlamaModel, LlamaAttention, LlamaMLP, LlamaDecoderLayer, parseLlamaConfig } from "./llama.js";
+export type { LlamaConfig } from "./llama.js";
+export { Qwen2ForCausalLM, parseQwen2Config } from "./qwen2.js";
+export { Qwen3ForCausalLM, parseQwen3Config } from "./qwen3.js";
+export { Gemma3ForCausalLM, parseGemma3TextConfig } from "./gemma3.js";
+export { RotaryEmbedding, computeRopeInvFreq, parseRopeDict, readRopeParameters, applyRotary, rotateHalf } from "./rope.js";
+export type { RopeParameters, RopeType, LayerType } from "./rope.js";
