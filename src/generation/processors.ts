@@ -81,14 +81,41 @@ function positiveInt(value: number, name: string): void {
   if (!Number.isInteger(value) || value < 1) throw new GenerationError(`${name} must be an integer >= 1, got ${value}`);
 }
 
-/** Indices of a row ordered by score: ascending, ties by index (as a stable torch.sort). */
-function sortedIndices(row: ArrayLike<number>, indices: number[]): number[] {
-  return indices.sort((a, b) => row[a]! - row[b]! || a - b);
+const INDEX_SPAN = 2 ** 21;
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * Indices ordered by value: ascending, ties by index (as a stable torch.sort), compared as float32 like torch.
+ * Each (value, index) pair is packed into one exactly representable float64 — the float32 bits made sortable
+ * (32 bits) times 2^21 plus the index (21 bits) — so a native typed-array sort does the work.
+ */
+function argsort(values: ArrayLike<number>, indices?: ArrayLike<number>): Uint32Array {
+  const n = indices ? indices.length : values.length;
+  if (values.length > INDEX_SPAN) {
+    const order = Array.from({ length: n }, (_, j) => (indices ? indices[j]! : j));
+    return Uint32Array.from(order.sort((a, b) => Math.fround(values[a]!) - Math.fround(values[b]!) || a - b));
+  }
+  const packed = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const i = indices ? indices[j]! : j;
+    f32[0] = values[i]!;
+    const bits = u32[0]!;
+    // Negative floats sort in reverse bit order: flip all their bits; set the sign bit of the others.
+    const key = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+    packed[j] = key * INDEX_SPAN + i;
+  }
+  packed.sort();
+  const out = new Uint32Array(n);
+  for (let j = 0; j < n; j++) out[j] = packed[j]! % INDEX_SPAN;
+  return out;
 }
 
-function finiteIndices(row: Float32Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < row.length; i++) if (row[i]! > -Infinity) out.push(i);
+function finiteIndices(row: Float32Array): Uint32Array {
+  let count = 0;
+  for (let i = 0; i < row.length; i++) if (row[i]! > -Infinity) count++;
+  const out = new Uint32Array(count);
+  for (let i = 0, j = 0; i < row.length; i++) if (row[i]! > -Infinity) out[j++] = i;
   return out;
 }
 
@@ -140,8 +167,8 @@ function protectTop(row: Float32Array, remove: Uint8Array, count: number): void 
     remove[best] = 0;
     return;
   }
-  const order = sortedIndices(row, Array.from({ length: row.length }, (_, i) => i)).reverse();
-  for (let i = 0; i < Math.min(count, order.length); i++) remove[order[i]!] = 0;
+  const order = argsort(row);
+  for (let j = order.length - 1; j >= Math.max(0, order.length - count); j--) remove[order[j]!] = 0;
 }
 
 function applyMask(row: Float32Array, remove: Uint8Array): void {
@@ -194,17 +221,59 @@ export class TopPLogitsWarper implements LogitsProcessor {
   call(inputIds: TokenRows, scores: Float32Array, vocabSize: number): void {
     const cutoff = 1 - this.topP;
     forEachRow(inputIds, scores, vocabSize, (row) => {
-      // Filtered tokens have probability 0, sort first and are removed anyway: only finite scores need sorting.
-      const order = sortedIndices(row, finiteIndices(row));
       const lse = logSumExpRow(row);
+      const { candidates, lowMass } = this.candidates(row, lse, cutoff);
+      const order = argsort(row, candidates);
       const keepFrom = order.length - this.minTokensToKeep;
-      let cumulative = 0;
+      let cumulative = lowMass;
       for (let j = 0; j < order.length; j++) {
         cumulative += Math.exp(row[order[j]!]! - lse);
         if (cumulative > cutoff || j >= keepFrom) break;
         row[order[j]!] = -Infinity;
       }
     });
+  }
+
+  /**
+   * The tokens that need sorting. Tokens below a probability threshold whose total mass is <= 1 - topP come first
+   * in the ascending order and all have a cumulative sum <= 1 - topP, so they are removed without sorting; the
+   * threshold is found on a histogram of log-probabilities (unit buckets). Filtered tokens (probability 0) are
+   * removed alike, so the full vocabulary is sorted only when no threshold works.
+   */
+  private candidates(row: Float32Array, lse: number, cutoff: number): { candidates: Uint32Array; lowMass: number } {
+    const buckets = 64;
+    const mass = new Float64Array(buckets);
+    for (let i = 0; i < row.length; i++) {
+      const logp = row[i]! - lse;
+      if (logp > -Infinity) mass[Math.max(0, Math.min(buckets - 1, Math.floor(-logp)))]! += Math.exp(logp);
+    }
+    let top = 0;
+    let last = buckets - 1;
+    for (let b = 0; b < buckets; b++) {
+      top += mass[b]!;
+      if (top >= 1 - cutoff + 1e-6) {
+        last = b;
+        break;
+      }
+    }
+    const threshold = last === buckets - 1 ? -Infinity : -(last + 1);
+    let count = 0;
+    let lowMass = 0;
+    for (let i = 0; i < row.length; i++) {
+      const logp = row[i]! - lse;
+      if (logp >= threshold && logp > -Infinity) count++;
+      else if (logp > -Infinity) lowMass += Math.exp(logp);
+    }
+    if ((lowMass > cutoff || count < this.minTokensToKeep) && threshold !== -Infinity) {
+      return { candidates: finiteIndices(row), lowMass: 0 };
+    }
+    const candidates = new Uint32Array(count);
+    for (let i = 0, j = 0; i < row.length; i++) {
+      const logp = row[i]! - lse;
+      if (logp >= threshold && logp > -Infinity) candidates[j++] = i;
+      else row[i] = -Infinity;
+    }
+    return { candidates, lowMass };
   }
 }
 
@@ -249,7 +318,7 @@ export class TypicalLogitsWarper implements LogitsProcessor {
       }
       const shifted = new Float64Array(row.length);
       for (let i = 0; i < row.length; i++) shifted[i] = Math.abs(-(row[i]! - lse) - entropy);
-      const order = sortedIndices(shifted, Array.from({ length: row.length }, (_, i) => i));
+      const order = argsort(shifted);
       let cumulative = 0;
       let lastIndex = 0;
       for (const i of order) {

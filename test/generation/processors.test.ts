@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixturesDir } from "../helpers/cli.js";
+import { Generator } from "../../src/utils/rng.js";
 import {
   ForcedBOSTokenLogitsProcessor,
   ForcedEOSTokenLogitsProcessor,
@@ -106,6 +107,29 @@ describe("processor semantics (formulas from transformers' logits_process.py)", 
     const tight = new Float32Array(logits);
     new TopPLogitsWarper(0.01, 2).call(ids, tight, 3);
     expect(Array.from(tight, (v) => v === -Infinity)).toEqual([false, false, true]);
+  });
+
+  it("top-p on large random rows matches a direct implementation of the formula", () => {
+    // Reference: full ascending sort (ties by index), cumulative softmax, remove while <= 1 - topP.
+    const referenceTopP = (row: Float32Array, topP: number, keep: number): boolean[] => {
+      const order = Array.from(row.keys()).sort((a, b) => row[a]! - row[b]! || a - b);
+      const max = Math.max(...row);
+      const z = row.reduce((acc, v) => acc + Math.exp(v - max), 0);
+      const removed = new Array<boolean>(row.length).fill(false);
+      let cumulative = 0;
+      order.forEach((i, j) => {
+        cumulative += Math.exp(row[i]! - max) / z;
+        if (cumulative <= 1 - topP && j < order.length - keep) removed[i] = true;
+      });
+      return removed;
+    };
+    const g = new Generator(5);
+    for (const [scale, topP, keep] of [[1, 0.9, 1], [4, 0.5, 1], [8, 0.95, 3], [0.1, 0.3, 1], [20, 0.99, 1]] as const) {
+      const row = Float32Array.from({ length: 5000 }, () => g.normal() * scale);
+      const s = new Float32Array(row);
+      new TopPLogitsWarper(topP, keep).call([[]], s, row.length);
+      expect(Array.from(s, (v) => v === -Infinity)).toEqual(referenceTopP(row, topP, keep));
+    }
   });
 
   it("min-p is relative to the top probability", () => {
