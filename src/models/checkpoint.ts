@@ -122,6 +122,7 @@ function decodeInto(bytes: Uint8Array, dtype: string, out: FloatArray, name: str
  */
 export async function loadWeights(model: PreTrainedModel, reader: TensorReader, source: string): Promise<{ unexpectedKeys: string[] }> {
   const keys = new Set(reader.keys());
+  model.adaptToCheckpoint(keys);
   const used = new Set<string>();
   const prefix = model.baseModelPrefix;
   const loaded = new Set<unknown>();
@@ -138,7 +139,8 @@ export async function loadWeights(model: PreTrainedModel, reader: TensorReader, 
     return out;
   };
   const entries = [...model.stateDict()];
-  for (const [name, p] of entries) {
+  const buffers = model.namedBuffers();
+  for (const [name, p] of [...entries, ...buffers]) {
     const key = candidates(name).find((k) => keys.has(k));
     if (key === undefined) continue;
     const info = reader.info(key);
@@ -149,7 +151,8 @@ export async function loadWeights(model: PreTrainedModel, reader: TensorReader, 
     used.add(key);
     loaded.add(p);
   }
-  // A tied parameter (e.g. lm_head.weight = embeddings) is loaded once under any of its names.
+  // A tied parameter (e.g. lm_head.weight = embeddings) is loaded once under any of its names; buffers the
+  // checkpoint lacks keep their initial values, as in transformers.
   for (const [name, p] of entries) if (!loaded.has(p)) missing.push(name);
   if (missing.length > 0) throw new CheckpointError(`${source}: missing weights for ${missing.join(", ")}`);
   const ignored = model.ignoredCheckpointKeys;
@@ -194,6 +197,9 @@ export async function saveModel(model: PreTrainedModel, dir: string, options: Sa
   const tensors: [string, TensorData][] = [];
   for (const [name, p] of model.namedParameters()) {
     tensors.push([name, { dtype: p.dtype === "f64" ? "F64" : "F32", shape: [...p.shape], data: p.data }]);
+  }
+  for (const [name, b] of model.namedBuffers()) {
+    tensors.push([name, { dtype: b.dtype === "f64" ? "F64" : "F32", shape: [...b.shape], data: b.data }]);
   }
   tensors.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   await saveShardedSafetensors(dir, tensors, { maxShardSize: options.maxShardSize ?? "5GB", metadata: { format: "pt" } });

@@ -4,6 +4,7 @@ import "./qwen2.js";
 import "./qwen3.js";
 import "./gemma3.js";
 import "./bert.js";
+import "./t5.js";
 
 export { PreTrainedModel, causalLMLoss, shiftTokensRight, toIds } from "./model.js";
 export type { ModelInputs, ModelOutput, IdsInput } from "./model.js";
@@ -27,3 +28,6 @@ export { Qwen3ForCausalLM, parseQwen3Config } from "./qwen3.js";
 export { Gemma3ForCausalLM, parseGemma3TextConfig } from "./gemma3.js";
 export { RotaryEmbedding, computeRopeInvFreq, parseRopeDict, readRopeParameters, applyRotary, rotateHalf } from "./rope.js";
 export type { RopeParameters, RopeType, LayerType } from "./rope.js";
+export { T5ForConditionalGeneration, T5Stack, parseT5Config, relativePositionBucket } from "./t5.js";
+export type { T5Config } from "./t5.js";
+export { Seq2SeqInputError } from "./seq2seq.js";

@@ -70,6 +70,20 @@ export abstract class PreTrainedModel<C extends BaseConfig = BaseConfig> extends
     return [];
   }
 
+  /**
+   * Persistent buffers (state that is saved and loaded but not trained, e.g. BART's final_logits_bias):
+   * loaded from the checkpoint when it has them, written by save.
+   */
+  namedBuffers(): [string, Tensor][] {
+    return [];
+  }
+
+  /**
+   * Called with the checkpoint's tensor names before its weights are copied in. transformers leaves a tied
+   * pair untied when the checkpoint stores both names; a family with tied weights can do the same here.
+   */
+  adaptToCheckpoint(_keys: ReadonlySet<string>): void {}
+
   /** Initializes every parameter as the family does in transformers (_init_weights). */
   abstract initWeights(generator: Generator): void;
 
