@@ -41,11 +41,6 @@ export class IncrementalDecoder {
     return this.emit(true);
   }
 
-  /** All ids pushed so far. */
-  get tokenIds(): readonly number[] {
-    return this.ids;
-  }
-
   private decode(ids: number[]): string {
     return this.tokenizer.decode(ids, this.decodeOptions);
   }

@@ -115,7 +115,7 @@ export function buildPrompt(options: BuildPromptOptions): BuiltPrompt {
       best = fit;
     } else {
       dropped = examples.length;
-      best = truncateQuery(attempt, dropped, query, budget, truncate, contextWindow, maxNewTokens, warnings);
+      best = truncateQuery(attempt, dropped, query, { budget, truncate, contextWindow, maxNewTokens }, warnings);
     }
     if (dropped > 0) {
       warnings.unshift(
@@ -141,12 +141,10 @@ function truncateQuery(
   attempt: Attempt,
   dropped: number,
   query: string,
-  budget: number,
-  truncate: boolean,
-  contextWindow: number,
-  maxNewTokens: number,
+  limits: { budget: number; truncate: boolean; contextWindow: number; maxNewTokens: number },
   warnings: string[],
 ): ReturnType<Attempt> {
+  const { budget, truncate, contextWindow, maxNewTokens } = limits;
   const zeroShot = attempt(dropped);
   if (zeroShot.tokenCount <= budget) return zeroShot;
   if (!truncate) {
