@@ -12,9 +12,9 @@ export interface TrainedTokenizerJson {
   added_tokens: AddedTokenJson[];
   normalizer: JsonObject | null;
   pre_tokenizer: JsonObject | null;
-  model: JsonObject;
   post_processor: JsonObject | null;
   decoder: JsonObject | null;
+  model: JsonObject;
 }
 
 export interface AddedTokenJson {
@@ -55,9 +55,9 @@ function assemble(parts: Parts): TrainedTokenizerJson {
     added_tokens: parts.added_tokens,
     normalizer: parts.normalizer,
     pre_tokenizer: parts.pre_tokenizer,
-    model: parts.model,
     post_processor: parts.post_processor,
     decoder: parts.decoder,
+    model: parts.model,
   };
 }
 

@@ -20,34 +20,33 @@ export interface UnigramTrainOptions {
 export type UnigramPiece = [piece: string, score: number];
 
 /**
- * Seeds are the characters (scored by frequency) and the substrings that repeat with different contexts on both
- * sides (scored by frequency x length), each distinct word counted once: the maximal repeats a suffix array of the
- * words joined with separators enumerates, found here by counting substrings up to `maxPieceLength` instead.
+ * Seeds are the characters (scored by frequency) and the substrings that repeat and are followed by more than one
+ * character (scored by frequency x length), each distinct word counted once: the internal nodes of the suffix tree
+ * of the words joined with separators, which tokenizers enumerates with a suffix array; found here by counting
+ * substrings up to `maxPieceLength` instead.
  */
 export function seedPieces(words: ReadonlyArray<readonly [string, number]>, maxPieceLength: number, seedSize: number): UnigramPiece[] {
   const charFreq = new Map<string, number>();
   const substrings = new Map<string, number>();
   for (const [word, count] of words) {
-    const chars = Array.from(word);
-    for (const c of chars) charFreq.set(c, (charFreq.get(c) ?? 0) + count);
-    for (let i = 0; i < chars.length; i++) {
-      let s = chars[i]!;
-      const end = Math.min(chars.length, i + maxPieceLength);
-      for (let j = i + 1; j < end; j++) {
-        s += chars[j]!;
-        substrings.set(s, (substrings.get(s) ?? 0) + 1);
+    const offsets = codePointOffsets(word);
+    const length = offsets.length - 1;
+    for (let i = 0; i < length; i++) {
+      const c = word.slice(offsets[i], offsets[i + 1]);
+      charFreq.set(c, (charFreq.get(c) ?? 0) + count);
+      const last = Math.min(length, i + maxPieceLength);
+      for (let j = i + 2; j <= last; j++) {
+        const sub = word.slice(offsets[i], offsets[j]);
+        substrings.set(sub, (substrings.get(sub) ?? 0) + 1);
       }
     }
   }
-  // A substring is not maximal when one extension on the right (or left) occurs exactly as often.
+  // Suffix-tree internal nodes: a substring whose occurrences are all followed by the same character is not one.
   const extended = new Map<string, number>();
   for (const [s, freq] of substrings) {
-    const first = s.codePointAt(0)! > 0xffff ? 2 : 1;
-    const last = s.length >= 2 && isLowSurrogate(s.charCodeAt(s.length - 1)) ? 2 : 1;
-    if (s.length - first <= 0) continue;
-    for (const parent of [s.slice(0, s.length - last), s.slice(first)]) {
-      if (substrings.has(parent) && (extended.get(parent) ?? 0) < freq) extended.set(parent, freq);
-    }
+    const last = isLowSurrogate(s.charCodeAt(s.length - 1)) ? 2 : 1;
+    const parent = s.slice(0, s.length - last);
+    if ((extended.get(parent) ?? 0) < freq) extended.set(parent, freq);
   }
   const scored: Array<[string, number]> = [];
   for (const [s, freq] of substrings) {
@@ -101,10 +100,10 @@ class Model {
     this.unkScore = min - UNK_PENALTY;
   }
 
-  /** Live nodes of a lattice as flat (begin, end, piece id, score) arrays; unknown characters get the unk piece. */
-  nodes(lattice: WordLattice, skipWhole = false): { begin: number[]; end: number[]; id: number[]; score: number[] } {
-    const out = { begin: [] as number[], end: [] as number[], id: [] as number[], score: [] as number[] };
+  /** Writes the live nodes of a lattice into `out`, by begin; a character no piece covers gets the unk piece. */
+  fill(lattice: WordLattice, out: Nodes, skipWhole = false): void {
     const { nodes, length } = lattice;
+    out.clear();
     let k = 0;
     for (let pos = 0; pos < length; pos++) {
       let single = false;
@@ -114,22 +113,42 @@ class Model {
         k += 3;
         if (id < 0 || (skipWhole && pos === 0 && end === length)) continue;
         if (end === pos + 1) single = true;
-        out.begin.push(pos);
-        out.end.push(end);
-        out.id.push(id);
-        out.score.push(this.scores[id]!);
+        out.push(pos, end, id, this.scores[id]!);
       }
-      if (!single) {
-        // Keep begin order: the unknown-character node goes before longer nodes at this position.
-        let at = out.begin.length;
-        while (at > 0 && out.begin[at - 1] === pos) at--;
-        out.begin.splice(at, 0, pos);
-        out.end.splice(at, 0, pos + 1);
-        out.id.splice(at, 0, 0);
-        out.score.splice(at, 0, this.unkScore);
-      }
+      if (!single) out.push(pos, pos + 1, 0, this.unkScore);
     }
-    return out;
+  }
+}
+
+/** Reused scratch arrays for one lattice's nodes, so the EM loops allocate nothing per word. */
+class Nodes {
+  n = 0;
+  begin = new Int32Array(256);
+  end = new Int32Array(256);
+  id = new Int32Array(256);
+  score = new Float64Array(256);
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  push(begin: number, end: number, id: number, score: number): void {
+    if (this.n === this.begin.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.begin = grow(this.begin);
+      this.end = grow(this.end);
+      this.id = grow(this.id);
+      this.score = grow(this.score);
+    }
+    const i = this.n++;
+    this.begin[i] = begin;
+    this.end[i] = end;
+    this.id[i] = id;
+    this.score[i] = score;
   }
 }
 
@@ -140,12 +159,12 @@ function logSumExp(x: number, y: number, init: boolean): number {
   return hi > lo + 50 ? hi : hi + Math.log(Math.exp(lo - hi) + 1);
 }
 
-/** Best segmentation (ties go to the longer piece ending a position, as tokenizers' lattice does). */
-function viterbi(nodes: ReturnType<Model["nodes"]>, length: number): number[] {
+/** Best segmentation as node indices (ties go to the longer piece ending a position, as tokenizers' lattice does). */
+function viterbi(nodes: Nodes, length: number): number[] {
   const best = new Float64Array(length + 1).fill(-Infinity);
   const from = new Int32Array(length + 1).fill(-1);
   best[0] = 0;
-  for (let k = 0; k < nodes.begin.length; k++) {
+  for (let k = 0; k < nodes.n; k++) {
     const b = nodes.begin[k]!;
     if (best[b] === -Infinity) continue;
     const s = best[b]! + nodes.score[k]!;
@@ -204,6 +223,12 @@ export function trainUnigram(wordCounts: Map<string, number>, options: UnigramTr
   seeds.forEach(([piece], i) => seedIndex.set(piece, i));
   const lattices = words.map(([word, count]) => buildLattice(word, count, seedIndex, maxPieceLength));
   const totalCount = words.reduce((sum, [, c]) => sum + c, 0);
+  const pieceLattices = new Map<number, WordLattice>();
+  const pieceLattice = (seed: number): WordLattice => {
+    let lattice = pieceLattices.get(seed);
+    if (!lattice) pieceLattices.set(seed, (lattice = buildLattice(seeds[seed]![0], 1, seedIndex, maxPieceLength)));
+    return lattice;
+  };
 
   // Id 0 is the training-time unknown piece; its score is never used (unknown nodes score min - 10).
   let pieces: UnigramPiece[] = [["<UNK>", NaN], ...seeds.map(([p, s]): UnigramPiece => [p, s])];
@@ -217,51 +242,67 @@ export function trainUnigram(wordCounts: Map<string, number>, options: UnigramTr
       model = new Model(pieces, seedIndexOf, seeds.length);
     }
     if (pieces.length <= desired) break;
-    ({ pieces, seedIndexOf } = prune(model, lattices, seedIndex, maxPieceLength, totalCount, shrinkingFactor, desired));
+    ({ pieces, seedIndexOf } = prune(model, lattices, pieceLattice, totalCount, shrinkingFactor, desired));
     model = new Model(pieces, seedIndexOf, seeds.length);
   }
   return finalize(model, requiredChars, target, options.specialTokens);
 }
 
 function buildLattice(word: string, count: number, seedIndex: Map<string, number>, maxPieceLength: number): WordLattice {
-  const chars = Array.from(word);
+  const offsets = codePointOffsets(word);
+  const length = offsets.length - 1;
   const nodes: number[] = [];
-  for (let b = 0; b < chars.length; b++) {
-    let s = "";
-    for (let e = b; e < Math.min(chars.length, b + maxPieceLength); e++) {
-      s += chars[e]!;
-      const index = seedIndex.get(s);
-      if (index !== undefined) nodes.push(b, e + 1, index);
+  for (let b = 0; b < length; b++) {
+    const last = Math.min(length, b + maxPieceLength);
+    for (let e = b + 1; e <= last; e++) {
+      const index = seedIndex.get(word.slice(offsets[b], offsets[e]));
+      if (index !== undefined) nodes.push(b, e, index);
     }
   }
-  return { length: chars.length, count, nodes: Int32Array.from(nodes) };
+  return { length, count, nodes: Int32Array.from(nodes) };
+}
+
+/** Code-unit offset of each code point, plus the string's length. */
+function codePointOffsets(word: string): number[] {
+  const offsets: number[] = [];
+  for (let i = 0; i < word.length; i++) if (!isLowSurrogate(word.charCodeAt(i))) offsets.push(i);
+  offsets.push(word.length);
+  return offsets;
 }
 
 function expectation(model: Model, lattices: readonly WordLattice[]): Float64Array {
   const expected = new Float64Array(model.pieces.length);
+  const n = new Nodes();
+  let alpha = new Float64Array(64);
+  let beta = new Float64Array(64);
+  let seen = new Uint8Array(64);
   for (const lattice of lattices) {
-    const n = model.nodes(lattice);
+    model.fill(lattice, n);
     const L = lattice.length;
-    const alpha = new Float64Array(L + 1);
-    const alphaSet = new Uint8Array(L + 1);
-    alphaSet[0] = 1;
-    for (let k = 0; k < n.begin.length; k++) {
-      const b = n.begin[k]!;
-      const e = n.end[k]!;
-      alpha[e] = logSumExp(alpha[e]!, alpha[b]! + n.score[k]!, alphaSet[e] === 0);
-      alphaSet[e] = 1;
+    if (alpha.length <= L) {
+      alpha = new Float64Array(2 * L + 2);
+      beta = new Float64Array(2 * L + 2);
+      seen = new Uint8Array(2 * L + 2);
     }
-    const beta = new Float64Array(L + 1);
-    const betaSet = new Uint8Array(L + 1);
-    betaSet[L] = 1;
-    for (let k = n.begin.length - 1; k >= 0; k--) {
-      const b = n.begin[k]!;
+    // Forward: alpha[p] = log of the summed scores of all segmentations of the first p characters.
+    seen.fill(0, 0, L + 1);
+    alpha[0] = 0;
+    seen[0] = 1;
+    for (let k = 0; k < n.n; k++) {
       const e = n.end[k]!;
-      beta[b] = logSumExp(beta[b]!, n.score[k]! + beta[e]!, betaSet[b] === 0);
-      betaSet[b] = 1;
+      alpha[e] = logSumExp(alpha[e]!, alpha[n.begin[k]!]! + n.score[k]!, seen[e] === 0);
+      seen[e] = 1;
+    }
+    seen.fill(0, 0, L + 1);
+    beta[L] = 0;
+    seen[L] = 1;
+    for (let k = n.n - 1; k >= 0; k--) {
+      const b = n.begin[k]!;
+      beta[b] = logSumExp(beta[b]!, n.score[k]! + beta[n.end[k]!]!, seen[b] === 0);
+      seen[b] = 1;
     }
     const z = alpha[L]!;
-    for (let k = 0; k < n.begin.length; k++) {
+    for (let k = 0; k < n.n; k++) {
       expected[n.id[k]!]! += lattice.count * Math.exp(alpha[n.begin[k]!]! + n.score[k]! + beta[n.end[k]!]! - z);
     }
   }
@@ -292,8 +333,7 @@ function maximization(
 function prune(
   model: Model,
   lattices: readonly WordLattice[],
-  seedIndex: Map<string, number>,
-  maxPieceLength: number,
+  pieceLattice: (seed: number) => WordLattice,
   totalCount: number,
   shrinkingFactor: number,
   desired: number,
@@ -301,24 +341,24 @@ function prune(
   const { pieces, seedIndexOf } = model;
   const alwaysKeep = new Uint8Array(pieces.length);
   const alternatives: number[][] = pieces.map(() => []);
+  const n = new Nodes();
   for (let id = 1; id < pieces.length; id++) {
-    const piece = pieces[id]![0];
-    const lattice = buildLattice(piece, 1, seedIndex, maxPieceLength);
+    const lattice = pieceLattice(seedIndexOf[id]!);
     if (lattice.length <= 1) {
       alwaysKeep[id] = 1;
       continue;
     }
-    const best = viterbi(model.nodes(lattice), lattice.length);
-    if (best.length !== 1) continue;
+    model.fill(lattice, n);
+    if (viterbi(n, lattice.length).length !== 1) continue;
     // The piece is its own best segmentation: the runner-up is the best one that does not use it whole.
     alwaysKeep[id] = 1;
-    const second = model.nodes(lattice, true);
-    for (const k of viterbi(second, lattice.length)) alternatives[id]!.push(second.id[k]!);
+    model.fill(lattice, n, true);
+    for (const k of viterbi(n, lattice.length)) alternatives[id]!.push(n.id[k]!);
   }
 
   const freq = new Float64Array(pieces.length);
   for (const lattice of lattices) {
-    const n = model.nodes(lattice);
+    model.fill(lattice, n);
     for (const k of viterbi(n, lattice.length)) freq[n.id[k]!]! += lattice.count;
   }
   const sum = freq.reduce((s, f) => s + f, 0);
