@@ -3,7 +3,14 @@
  * Criteria look at the ids so far (prompt included) after a token was appended to every row.
  */
 import { GenerationError } from "./errors.js";
-import { GENERATION_DEFAULTS, eosTokenIds, mergeGenerationOptions, resolveMaxLength, type GenerationOptions } from "./options.js";
+import {
+  GENERATION_DEFAULTS,
+  eosTokenIds,
+  mergeGenerationOptions,
+  resolveMaxLength,
+  validateGenerationOptions,
+  type GenerationOptions,
+} from "./options.js";
 import type { Detokenizer, TokenRows } from "./types.js";
 
 /** Why a sequence ended: an EOS token, a stop string, or the length (or time) budget ran out. */
@@ -153,7 +160,7 @@ export interface StoppingContext {
 
 /** The criteria transformers' `generate` would build: max length, max time, stop strings, EOS. */
 export function buildStoppingCriteria(options: GenerationOptions, context: StoppingContext): StoppingCriteriaList {
-  const o = mergeGenerationOptions(GENERATION_DEFAULTS, options);
+  const o = mergeGenerationOptions(GENERATION_DEFAULTS, validateGenerationOptions(options));
   const list = new StoppingCriteriaList([new MaxLengthCriteria(resolveMaxLength(o, context.promptLength))]);
   if (o.maxTime !== undefined) list.push(new MaxTimeCriteria(o.maxTime));
   if (o.stopStrings !== undefined) {
