@@ -159,7 +159,7 @@ function kthLargest(row: Float32Array, k: number): number {
   return heap[0]!;
 }
 
-/** Keeps the `count` highest-scoring tokens of `keep` marked, whatever the filter decided (min_tokens_to_keep). */
+/** Unmarks the `count` highest-scoring tokens in `remove`, whatever the filter decided (min_tokens_to_keep). */
 function protectTop(row: Float32Array, remove: Uint8Array, count: number): void {
   if (count === 1) {
     let best = 0;
