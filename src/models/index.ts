@@ -5,6 +5,7 @@ import "./qwen3.js";
 import "./gemma3.js";
 import "./bert.js";
 import "./t5.js";
+import "./bart.js";
 
 export { PreTrainedModel, causalLMLoss, shiftTokensRight, toIds } from "./model.js";
 export type { ModelInputs, ModelOutput, IdsInput } from "./model.js";
@@ -30,4 +31,6 @@ export { RotaryEmbedding, computeRopeInvFreq, parseRopeDict, readRopeParameters,
 export type { RopeParameters, RopeType, LayerType } from "./rope.js";
 export { T5ForConditionalGeneration, T5Stack, parseT5Config, relativePositionBucket } from "./t5.js";
 export type { T5Config } from "./t5.js";
+export { BartForConditionalGeneration, BartModel, BartEncoder, BartDecoder, parseBartConfig } from "./bart.js";
+export type { BartConfig } from "./bart.js";
 export { Seq2SeqInputError } from "./seq2seq.js";

@@ -44,7 +44,7 @@ export function expectSeq2SeqCacheMatchesFullForward(model: PreTrainedModel, inp
   });
 }
 
-/** A copy of a fixture folder with its config.json rewritten and tensors added to its model.safetensors. */
+/** A copy of a fixture folder with its config.json rewritten and tensors added to (or replaced in) its model.safetensors. */
 export async function rewrittenFixture(
   name: string,
   editConfig: (config: Record<string, unknown>) => Record<string, unknown>,
@@ -61,8 +61,9 @@ export async function rewrittenFixture(
     return { dtype: "F32", shape: info.shape, data: Float32Array.from(typedArrayFor("F32", await file.read(key))) };
   };
   try {
-    for (const key of file.keys()) tensors.push([key, await get(key)]);
-    tensors.push(...(await addTensors(get)));
+    const added = new Map(await addTensors(get));
+    for (const key of file.keys()) if (!added.has(key)) tensors.push([key, await get(key)]);
+    tensors.push(...added);
   } finally {
     await file.close();
   }
