@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import type { Command } from "commander";
 import { ConfigError } from "../errors.js";
-import { resolveRepoFile } from "../io/index.js";
+import { resolveRepoFile, type HubOptions } from "../io/index.js";
 import { withoutInit } from "../nn/init.js";
 import { Parameter } from "../nn/module.js";
 import { CheckpointError, modelFromConfig, resolveArchitecture, type RawConfig } from "../models/index.js";
@@ -35,7 +35,7 @@ export interface ModelInspection {
   memoryBytes: Record<keyof typeof DTYPE_BITS, number>;
 }
 
-async function readConfig(pathOrHubId: string, options: { revision?: string; offline?: boolean }): Promise<{ file: string; config: RawConfig }> {
+async function readConfig(pathOrHubId: string, options: HubOptions): Promise<{ file: string; config: RawConfig }> {
   const isDir = await stat(pathOrHubId).then((s) => s.isDirectory(), () => false);
   if (!isDir && (pathOrHubId.startsWith(".") || pathOrHubId.startsWith("/") || pathOrHubId.split("/").length > 2)) {
     throw new CheckpointError(`${pathOrHubId}: no such folder (and not a hub id of the form org/name)`);
@@ -59,7 +59,7 @@ const add = (rec: Record<string, number>, key: string, n: number): void => {
  * Counts a model's parameters from its config.json alone (no weights are read or downloaded): the model is
  * built with zero-filled storage that is never written, so the operating system does not commit its pages.
  */
-export async function inspectModel(pathOrHubId: string, options: { revision?: string; offline?: boolean } = {}): Promise<ModelInspection> {
+export async function inspectModel(pathOrHubId: string, options: HubOptions = {}): Promise<ModelInspection> {
   const { file, config } = await readConfig(pathOrHubId, options);
   const { architecture } = resolveArchitecture(config, file);
   const model = withoutInit(() => modelFromConfig(config, file));

@@ -3,6 +3,7 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node
 import os from "node:os";
 import path from "node:path";
 import { fixturesDir } from "../helpers/cli.js";
+import { inspectModel } from "../../src/cli/inspect.js";
 import { startHubServer, type HubFile, type HubServer } from "../helpers/hub-server.js";
 import { SafetensorsFile, saveSafetensors, type TensorData } from "../../src/io/index.js";
 import { CheckpointError, loadModel, type PreTrainedModel } from "../../src/models/index.js";
@@ -98,6 +99,18 @@ describe("loadModel from the hub", () => {
 
     const offline = await loadModel("org/gpt2-sharded", { endpoint: server.endpoint, cacheDir, offline: true });
     expect(logits(offline)).toEqual(logits(model));
+  });
+
+  it("lmforge inspect reads only config.json of a hub repo", async () => {
+    const cacheDir = path.join(root, "cache-inspect");
+    const before = server.requests.length;
+    const report = await inspectModel("org/gpt2", { endpoint: server.endpoint, cacheDir });
+    const fromFolder = await loadModel(gpt2Dir);
+    expect(report.architecture).toBe("GPT2LMHeadModel");
+    expect(report.totalParameters).toBe(fromFolder.numParameters());
+    const fetched = server.requests.slice(before).map((r) => r.path);
+    expect(fetched.length).toBeGreaterThan(0);
+    expect(fetched.every((p) => p.endsWith("/config.json"))).toBe(true);
   });
 
   it("a repo without safetensors weights, or not cached while offline, is an error that says so", async () => {
