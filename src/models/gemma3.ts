@@ -60,7 +60,7 @@ export function parseGemma3TextConfig(raw: RawConfig): LlamaConfig {
   if (queryPreAttnScalar <= 0) throw new ConfigError(`${r.source}: field "query_pre_attn_scalar" must be positive, got ${queryPreAttnScalar}`);
   return {
     ...dims,
-    hiddenAct: r.string("hidden_activation", "gelu_pytorch_tanh"),
+    hiddenAct: r.string("hidden_activation", r.string("hidden_act", "gelu_pytorch_tanh")),
     qkvBias: attentionBias,
     oProjBias: attentionBias,
     mlpBias: false,

@@ -70,8 +70,16 @@ export interface DecoderDefaults {
   maxPositionEmbeddings: number;
 }
 
+export type DecoderDims = Pick<LlamaConfig, keyof BaseConfig | "hiddenSize" | "intermediateSize" | "numHiddenLayers" | "numAttentionHeads"
+  | "numKeyValueHeads" | "headDim" | "maxPositionEmbeddings" | "rmsNormEps" | "attentionDropout">;
+
+/** LLaMA's settings of the switches the other families flip. */
+export const LLAMA_SWITCHES = {
+  qkNorm: false, normWeightOffset: 0, sandwichNorms: false, embedScale: null, attnLogitSoftcapping: null, finalLogitSoftcapping: null,
+} satisfies Partial<LlamaConfig>;
+
 /** The fields every LLaMA-style config.json has, with the family's defaults. */
-export function readDecoderDims(r: ConfigReader, defaults: DecoderDefaults) {
+export function readDecoderDims(r: ConfigReader, defaults: DecoderDefaults): DecoderDims {
   const hiddenSize = r.int("hidden_size", defaults.hiddenSize);
   const numAttentionHeads = r.int("num_attention_heads", defaults.numAttentionHeads);
   const numKeyValueHeads = r.optionalInt("num_key_value_heads") ?? defaults.numKeyValueHeads ?? numAttentionHeads;
@@ -87,6 +95,7 @@ export function readDecoderDims(r: ConfigReader, defaults: DecoderDefaults) {
     if (hiddenSize % numAttentionHeads !== 0) throw new ConfigError(`${r.source}: hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numAttentionHeads}) and there is no head_dim`);
     headDim = hiddenSize / numAttentionHeads;
   }
+  if (headDim <= 0 || headDim % 2 !== 0) throw new ConfigError(`${r.source}: field "head_dim" must be a positive even integer (RoPE rotates pairs), got ${headDim}`);
   const base = r.base({ tieWordEmbeddings: defaults.tieWordEmbeddings });
   if (base.padTokenId !== null && (base.padTokenId < 0 || base.padTokenId >= base.vocabSize)) {
     throw new ConfigError(`${r.source}: pad_token_id ${base.padTokenId} is outside the vocabulary (vocab_size ${base.vocabSize})`);
@@ -131,13 +140,8 @@ export function parseLlamaConfig(raw: RawConfig): LlamaConfig {
     layerTypes,
     slidingWindow: null,
     rope: readRopeParameters(r, layerTypes, 10000, dims.maxPositionEmbeddings),
-    qkNorm: false,
-    normWeightOffset: 0,
-    sandwichNorms: false,
-    embedScale: null,
+    ...LLAMA_SWITCHES,
     attentionScale: 1 / Math.sqrt(dims.headDim),
-    attnLogitSoftcapping: null,
-    finalLogitSoftcapping: null,
   };
 }
 

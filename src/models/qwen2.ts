@@ -4,32 +4,24 @@
  */
 import { ConfigError } from "../errors.js";
 import { ConfigReader, type RawConfig } from "./config.js";
-import { LlamaForCausalLM, readDecoderDims, readLayerTypes, type DecoderDefaults, type LlamaConfig } from "./llama.js";
+import { LLAMA_SWITCHES, LlamaForCausalLM, readDecoderDims, readLayerTypes, type LlamaConfig } from "./llama.js";
 import { registerModelFamily } from "./registry.js";
-import { readRopeParameters, type LayerType } from "./rope.js";
+import { readRopeParameters } from "./rope.js";
 
 /**
- * Qwen's sliding-window switches as transformers 5 reads them: the window only exists with
- * use_sliding_window, and layer_types (when absent) makes layers >= max_window_layers sliding.
+ * A Qwen2-style config (Qwen3 builds on it). The sliding window only exists with use_sliding_window, and
+ * layer_types, when absent, makes the layers from max_window_layers on sliding (transformers 5's reading).
  */
-export function readQwenLayers(r: ConfigReader, numLayers: number): { layerTypes: LayerType[]; slidingWindow: number | null } {
+export function readQwenConfig(r: ConfigReader, defaults: { headDim?: number } = {}): LlamaConfig {
+  const dims = readDecoderDims(r, {
+    tieWordEmbeddings: false, hiddenSize: 4096, intermediateSize: 22016, numHiddenLayers: 32, numAttentionHeads: 32, numKeyValueHeads: 32,
+    rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, ...defaults,
+  });
   const useSliding = r.boolean("use_sliding_window", false);
-  const window = useSliding ? (r.raw.sliding_window === undefined ? 4096 : r.optionalInt("sliding_window")) : null;
-  if (window !== null && window <= 0) throw new ConfigError(`${r.source}: field "sliding_window" must be a positive integer, got ${window}`);
+  const slidingWindow = useSliding ? (r.raw.sliding_window === undefined ? 4096 : r.optionalInt("sliding_window")) : null;
+  if (slidingWindow !== null && slidingWindow <= 0) throw new ConfigError(`${r.source}: field "sliding_window" must be a positive integer, got ${slidingWindow}`);
   const maxWindowLayers = r.int("max_window_layers", 28);
-  const layerTypes = readLayerTypes(r, numLayers, (i) => (window !== null && i >= maxWindowLayers ? "sliding_attention" : "full_attention"));
-  return { layerTypes, slidingWindow: window };
-}
-
-export const QWEN_DEFAULTS: DecoderDefaults = {
-  tieWordEmbeddings: false, hiddenSize: 4096, intermediateSize: 22016, numHiddenLayers: 32, numAttentionHeads: 32, numKeyValueHeads: 32,
-  rmsNormEps: 1e-6, maxPositionEmbeddings: 32768,
-};
-
-export function parseQwen2Config(raw: RawConfig): LlamaConfig {
-  const r = new ConfigReader(raw);
-  const dims = readDecoderDims(r, QWEN_DEFAULTS);
-  const { layerTypes, slidingWindow } = readQwenLayers(r, dims.numHiddenLayers);
+  const layerTypes = readLayerTypes(r, dims.numHiddenLayers, (i) => (slidingWindow !== null && i >= maxWindowLayers ? "sliding_attention" : "full_attention"));
   return {
     ...dims,
     hiddenAct: r.string("hidden_act", "silu"),
@@ -39,14 +31,13 @@ export function parseQwen2Config(raw: RawConfig): LlamaConfig {
     layerTypes,
     slidingWindow,
     rope: readRopeParameters(r, layerTypes, 10000, dims.maxPositionEmbeddings),
-    qkNorm: false,
-    normWeightOffset: 0,
-    sandwichNorms: false,
-    embedScale: null,
+    ...LLAMA_SWITCHES,
     attentionScale: 1 / Math.sqrt(dims.headDim),
-    attnLogitSoftcapping: null,
-    finalLogitSoftcapping: null,
   };
+}
+
+export function parseQwen2Config(raw: RawConfig): LlamaConfig {
+  return readQwenConfig(new ConfigReader(raw));
 }
 
 export class Qwen2ForCausalLM extends LlamaForCausalLM {}

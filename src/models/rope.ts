@@ -83,7 +83,11 @@ export function readRopeParameters(r: ConfigReader, layerTypes: readonly LayerTy
   const scaling = r.object("rope_scaling");
   const dict = scaling ?? r.object("rope_parameters") ?? {};
   const field = scaling ? "rope_scaling" : "rope_parameters";
-  const fallback = { ropeTheta: r.number("rope_theta", defaultTheta), maxPositionEmbeddings, partialRotaryFactor: r.optionalNumber("partial_rotary_factor") };
+  const fallback = {
+    ropeTheta: r.number("rope_theta", defaultTheta),
+    maxPositionEmbeddings: r.optionalInt("original_max_position_embeddings") ?? maxPositionEmbeddings,
+    partialRotaryFactor: r.optionalNumber("partial_rotary_factor"),
+  };
   const used = [...new Set(layerTypes)];
   const keys = Object.keys(dict);
   const out = {} as Record<LayerType, RopeParameters>;
