@@ -6,8 +6,8 @@ import path from "node:path";
 import { fixturesDir } from "../helpers/cli.js";
 import { gradcheck, randLeaf } from "../helpers/gradcheck.js";
 import { expectGradsClose, expectLogitsClose, expectLossClose, expectSaveRoundTrip, fixtureModel, readReference, refIds } from "../helpers/parity.js";
-import { SafetensorsFile, saveSafetensors, type TensorData } from "../../src/io/index.js";
-import { BertForMaskedLM, BertForSequenceClassification, createModel, loadModel, parseBertConfig } from "../../src/models/index.js";
+import { SafetensorsFile, openCheckpoint, saveSafetensors, type TensorData } from "../../src/io/index.js";
+import { BertForMaskedLM, BertForSequenceClassification, createModel, loadModel, loadWeights, parseBertConfig } from "../../src/models/index.js";
 import { ConfigError } from "../../src/errors.js";
 import { binaryCrossEntropyWithLogits, noGrad, tensor, type Tensor } from "../../src/tensor/index.js";
 import { Generator } from "../../src/utils/rng.js";
@@ -112,6 +112,12 @@ describe("BertForMaskedLM parity with transformers", () => {
       await saveSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });
       await writeFile(path.join(dir, "config.json"), await readFile(path.join(bertDir, "config.json")));
       const old = await loadModel(dir);
+      const reader = await openCheckpoint(dir);
+      try {
+        expect((await loadWeights(createModel(fixtureConfig), reader, dir)).unexpectedKeys).toEqual([]);
+      } finally {
+        await reader.close();
+      }
       const inputs = { inputIds: [[3, 4, 5, 6]] };
       const a = noGrad(() => original.forward(inputs).logits), b = noGrad(() => old.forward(inputs).logits);
       expect(Array.from(b.data)).toEqual(Array.from(a.data));
