@@ -10,4 +10,5 @@ export * from "./models/index.js";
 export * from "./training/index.js";
 export { Generator, manualSeed } from "./utils/rng.js";
 export { getBackend, setBackend, jsBackend } from "./backends/index.js";
+export { BackendError, isNativeAvailable, measurePeakGflops, nativeBackend, nativeInfo, selectBackend, setNumThreads, type NativeInfo } from "./backends/index.js";
 export type { Backend, BinaryOp, UnaryOp } from "./backends/index.js";

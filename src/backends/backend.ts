@@ -49,4 +49,11 @@ export interface Backend {
   /** In-place AdamW step on one parameter (PyTorch's formula, decoupled weight decay). */
   adamw(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAvgSq: FloatArray,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  /**
+   * Optional fused attention for inference (no gradient): out = softmax(q·kᵀ·scale + mask)·v per head, with
+   * q/out [B, H, T, D] and k/v [B, Hkv, S, D] (query head h reads kv head floor(h / (H / Hkv))). The additive mask is
+   * read through strides over [B, H, T, S] (0 = broadcast); softcap > 0 applies cap · tanh(scores / cap) first.
+   */
+  attention?(q: FloatArray, k: FloatArray, v: FloatArray, mask: FloatArray | null, maskStrides: readonly number[] | null, out: FloatArray,
+    batch: number, heads: number, kvHeads: number, queryLength: number, keyLength: number, headDim: number, scale: number, softcap: number): void;
 }

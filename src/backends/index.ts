@@ -1,10 +1,13 @@
 import type { Backend } from "./backend.js";
 import { jsBackend } from "./js/index.js";
+import { selectBackend } from "./select.js";
 
 export type { Backend, BinaryOp, UnaryOp } from "./backend.js";
 export { jsBackend };
+export { BackendError, isNativeAvailable, measurePeakGflops, nativeBackend, nativeInfo, setNumThreads, type NativeInfo } from "./native/index.js";
+export { selectBackend } from "./select.js";
 
-let current: Backend = jsBackend;
+let current: Backend = selectBackend();
 
 /** The backend every tensor op runs on. */
 export function getBackend(): Backend {

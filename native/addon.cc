@@ -1,0 +1,430 @@
+// Node-API bindings: argument checking and unpacking only; the kernels live in gemm.cc / kernels.cc.
+#include <node_api.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gemm.h"
+#include "kernels.h"
+#include "pool.h"
+
+namespace {
+
+using namespace lmf;
+
+struct ArgError {
+  std::string message;
+};
+
+struct Args {
+  napi_env env;
+  napi_value argv[20];
+  size_t argc = 20;
+  Args(napi_env e, napi_callback_info info) : env(e) { napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr); }
+
+  napi_value at(size_t i) const {
+    if (i >= argc) throw ArgError{"missing argument " + std::to_string(i)};
+    return argv[i];
+  }
+
+  bool isNull(size_t i) const {
+    napi_valuetype t;
+    napi_typeof(env, at(i), &t);
+    return t == napi_null || t == napi_undefined;
+  }
+
+  void* typed(size_t i, napi_typedarray_type want, size_t* len, const char* what) const {
+    bool is = false;
+    napi_is_typedarray(env, at(i), &is);
+    if (!is) throw ArgError{std::string("argument ") + std::to_string(i) + ": expected a typed array (" + what + ")"};
+    napi_typedarray_type t;
+    size_t n;
+    void* data;
+    napi_value ab;
+    size_t off;
+    napi_get_typedarray_info(env, at(i), &t, &n, &data, &ab, &off);
+    if (t != want) throw ArgError{std::string("argument ") + std::to_string(i) + ": expected " + what};
+    if (len) *len = n;
+    return data;
+  }
+
+  float* f32(size_t i, size_t* len = nullptr) const { return static_cast<float*>(typed(i, napi_float32_array, len, "Float32Array")); }
+  float* f32OrNull(size_t i) const { return isNull(i) ? nullptr : f32(i); }
+  int32_t* i32(size_t i, size_t* len = nullptr) const { return static_cast<int32_t*>(typed(i, napi_int32_array, len, "Int32Array")); }
+  double* f64(size_t i, size_t* len = nullptr) const { return static_cast<double*>(typed(i, napi_float64_array, len, "Float64Array")); }
+
+  double num(size_t i) const {
+    double v;
+    if (napi_get_value_double(env, at(i), &v) != napi_ok) throw ArgError{"argument " + std::to_string(i) + ": expected a number"};
+    return v;
+  }
+  long integer(size_t i) const { return (long)num(i); }
+  bool boolean(size_t i) const {
+    bool v;
+    if (napi_get_value_bool(env, at(i), &v) != napi_ok) throw ArgError{"argument " + std::to_string(i) + ": expected a boolean"};
+    return v;
+  }
+};
+
+template <typename F>
+napi_value wrap(napi_env env, napi_callback_info info, F body) {
+  try {
+    Args args(env, info);
+    return body(args);
+  } catch (const ArgError& e) {
+    napi_throw_type_error(env, nullptr, e.message.c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return nullptr;
+}
+
+napi_value undefinedValue(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+void need(bool ok, const std::string& msg) {
+  if (!ok) throw ArgError{msg};
+}
+
+// gemm(a, b, c, m, n, k, transA, transB, accumulate, aOff, bOff, cOff) with offsets as Float64Array.
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t la, lb, lc, na, nb, nc;
+    const float* A = a.f32(0, &la);
+    const float* B = a.f32(1, &lb);
+    float* C = a.f32(2, &lc);
+    long m = a.integer(3), n = a.integer(4), k = a.integer(5);
+    bool ta = a.boolean(6), tb = a.boolean(7), acc = a.boolean(8);
+    const double* ao = a.f64(9, &na);
+    const double* bo = a.f64(10, &nb);
+    const double* co = a.f64(11, &nc);
+    need(na == nc && nb == nc, "gemm: offset arrays differ in length");
+    for (size_t i = 0; i < nc; i++) {
+      need(ao[i] >= 0 && ao[i] + (double)m * k <= (double)la, "gemm: A offset out of range");
+      need(bo[i] >= 0 && bo[i] + (double)k * n <= (double)lb, "gemm: B offset out of range");
+      need(co[i] >= 0 && co[i] + (double)m * n <= (double)lc, "gemm: C offset out of range");
+    }
+    gemm(A, B, C, m, n, k, ta, tb, acc, ao, bo, co, (long)nc);
+    return undefinedValue(env);
+  });
+}
+
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    int op = (int)a.integer(0);
+    size_t n, no;
+    const float* x = a.f32(1, &n);
+    float* out = a.f32(2, &no);
+    need(op >= 0 && op < U_COUNT && no == n, "unary: bad op or length");
+    unary(op, x, out, n);
+    return undefinedValue(env);
+  });
+}
+
+napi_value UnaryBackward(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    int op = (int)a.integer(0);
+    size_t nx, ny, ng, no;
+    const float* x = a.f32(1, &nx);
+    const float* y = a.f32(2, &ny);
+    const float* g = a.f32(3, &ng);
+    float* out = a.f32(4, &no);
+    need(op >= 0 && op < U_COUNT && nx == ng && ny == ng && no == ng, "unaryBackward: bad op or length");
+    unary_backward(op, x, y, g, out, ng);
+    return undefinedValue(env);
+  });
+}
+
+napi_value PowScalar(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t n, no;
+    const float* x = a.f32(0, &n);
+    float p = (float)a.num(1);
+    float* out = a.f32(2, &no);
+    need(no == n, "powScalar: length mismatch");
+    pow_scalar(x, p, out, n);
+    return undefinedValue(env);
+  });
+}
+
+napi_value Affine(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t n, no;
+    const float* x = a.f32(0, &n);
+    float* out = a.f32(3, &no);
+    need(no == n, "affine: length mismatch");
+    affine(x, (float)a.num(1), (float)a.num(2), out, n);
+    return undefinedValue(env);
+  });
+}
+
+// binary(op, a, b, out, shapeAndStrides: Float64Array [nd, shape..., aStrides..., bStrides...])
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    int op = (int)a.integer(0);
+    size_t na, nb, no, nm;
+    const float* A = a.f32(1, &na);
+    const float* B = a.f32(2, &nb);
+    float* out = a.f32(3, &no);
+    const double* meta = a.f64(4, &nm);
+    need(op >= 0 && op < B_COUNT, "binary: bad op");
+    int nd = nm > 0 ? (int)meta[0] : -1;
+    need(nd >= 0 && nd <= 16 && nm == (size_t)(1 + 3 * nd), "binary: bad shape metadata (at most 16 dims)");
+    long shape[16], as[16], bs[16];
+    double total = 1, amax = 0, bmax = 0;
+    for (int d = 0; d < nd; d++) {
+      shape[d] = (long)meta[1 + d];
+      as[d] = (long)meta[1 + nd + d];
+      bs[d] = (long)meta[1 + 2 * nd + d];
+      total *= (double)shape[d];
+      if (shape[d] > 0) amax += (double)as[d] * (shape[d] - 1), bmax += (double)bs[d] * (shape[d] - 1);
+    }
+    need(total == (double)no, "binary: output length does not match the shape");
+    need(total == 0 || (amax < (double)na && bmax < (double)nb), "binary: strides reach past an input");
+    binary(op, A, as, B, bs, out, shape, nd);
+    return undefinedValue(env);
+  });
+}
+
+napi_value SumAxis(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t nx, no;
+    const float* x = a.f32(0, &nx);
+    float* out = a.f32(1, &no);
+    long outer = a.integer(2), inner = a.integer(3), rest = a.integer(4);
+    need((double)outer * inner * rest == (double)nx && (double)outer * rest == (double)no, "sumAxis: lengths do not match");
+    sum_axis(x, out, outer, inner, rest);
+    return undefinedValue(env);
+  });
+}
+
+napi_value MaxAxis(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t nx, no, ni = 0;
+    const float* x = a.f32(0, &nx);
+    float* out = a.f32(1, &no);
+    int32_t* idx = a.isNull(2) ? nullptr : a.i32(2, &ni);
+    long outer = a.integer(3), inner = a.integer(4), rest = a.integer(5);
+    need((double)outer * inner * rest == (double)nx && (double)outer * rest == (double)no && (!idx || ni == no), "maxAxis: lengths do not match");
+    max_axis(x, out, idx, outer, inner, rest);
+    return undefinedValue(env);
+  });
+}
+
+napi_value Softmax(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t nx, no;
+    const float* x = a.f32(0, &nx);
+    float* out = a.f32(1, &no);
+    long rows = a.integer(2), cols = a.integer(3);
+    need((double)rows * cols <= (double)nx && no >= nx, "softmax: lengths do not match");
+    softmax(x, out, rows, cols, a.boolean(4));
+    return undefinedValue(env);
+  });
+}
+
+napi_value SoftmaxBackward(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t ny, ng, no;
+    const float* y = a.f32(0, &ny);
+    const float* g = a.f32(1, &ng);
+    float* out = a.f32(2, &no);
+    long rows = a.integer(3), cols = a.integer(4);
+    need((double)rows * cols <= (double)ny && ng >= ny && no >= ny, "softmaxBackward: lengths do not match");
+    softmax_backward(y, g, out, rows, cols, a.boolean(5));
+    return undefinedValue(env);
+  });
+}
+
+// norm(x, w|null, b|null, out, mean, rstd, rows, cols, eps, rms, weightOffset)
+napi_value Norm(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t nx, no, nm, nr;
+    const float* x = a.f32(0, &nx);
+    const float* w = a.f32OrNull(1);
+    const float* b = a.f32OrNull(2);
+    float* out = a.f32(3, &no);
+    float* mean = a.f32(4, &nm);
+    float* rstd = a.f32(5, &nr);
+    long rows = a.integer(6), cols = a.integer(7);
+    need((double)rows * cols == (double)nx && no == nx && nm >= (size_t)rows && nr >= (size_t)rows, "norm: lengths do not match");
+    norm(x, w, b, out, mean, rstd, rows, cols, (float)a.num(8), a.boolean(9), (float)a.num(10));
+    return undefinedValue(env);
+  });
+}
+
+// normBackward(x, w|null, g, mean, rstd, dx, dw|null, db|null, rows, cols, rms, weightOffset)
+napi_value NormBackward(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t nx, ng, nd;
+    const float* x = a.f32(0, &nx);
+    const float* w = a.f32OrNull(1);
+    const float* g = a.f32(2, &ng);
+    const float* mean = a.f32(3);
+    const float* rstd = a.f32(4);
+    float* dx = a.f32(5, &nd);
+    float* dw = a.f32OrNull(6);
+    float* db = a.f32OrNull(7);
+    long rows = a.integer(8), cols = a.integer(9);
+    need((double)rows * cols == (double)nx && ng == nx && nd == nx, "normBackward: lengths do not match");
+    norm_backward(x, w, g, mean, rstd, dx, dw, db, rows, cols, a.boolean(10), (float)a.num(11));
+    return undefinedValue(env);
+  });
+}
+
+// permute(x, out, shape: Float64Array, perm: Float64Array): any typed array; elements are copied by size.
+napi_value Permute(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    auto raw = [&](size_t i, size_t* len, size_t* es) {
+      bool is = false;
+      napi_is_typedarray(env, a.at(i), &is);
+      need(is, "permute: expected typed arrays");
+      napi_typedarray_type t;
+      void* data;
+      napi_value ab;
+      size_t off;
+      napi_get_typedarray_info(env, a.at(i), &t, len, &data, &ab, &off);
+      switch (t) {
+        case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: *es = 8; break;
+        case napi_float32_array: case napi_int32_array: case napi_uint32_array: *es = 4; break;
+        case napi_int16_array: case napi_uint16_array: *es = 2; break;
+        default: *es = 1;
+      }
+      return data;
+    };
+    size_t nx, no, ex, eo, ns, np;
+    const void* x = raw(0, &nx, &ex);
+    void* out = raw(1, &no, &eo);
+    const double* sh = a.f64(2, &ns);
+    const double* pm = a.f64(3, &np);
+    need(ex == eo && nx == no && ns == np && ns <= 16, "permute: arrays or dims do not match");
+    long shape[16];
+    int perm[16];
+    double total = 1;
+    for (size_t i = 0; i < ns; i++) shape[i] = (long)sh[i], perm[i] = (int)pm[i], total *= sh[i];
+    need(total == (double)nx, "permute: shape does not match the data");
+    permute(x, out, ex, shape, perm, (int)ns);
+    return undefinedValue(env);
+  });
+}
+
+napi_value Embedding(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t nt, ni, no;
+    const float* table = a.f32(0, &nt);
+    const int32_t* ids = a.i32(1, &ni);
+    float* out = a.f32(2, &no);
+    long dim = a.integer(3);
+    need(no == ni * (size_t)dim, "embedding: output length does not match");
+    for (size_t i = 0; i < ni; i++) need(ids[i] >= 0 && (size_t)(ids[i] + 1) * dim <= nt, "embedding: id out of range");
+    embedding(table, ids, out, ni, dim);
+    return undefinedValue(env);
+  });
+}
+
+// adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t np, ng, nm, nv;
+    float* p = a.f32(0, &np);
+    const float* g = a.f32(1, &ng);
+    float* m = a.f32(2, &nm);
+    float* v = a.f32(3, &nv);
+    need(ng == np && nm == np && nv == np, "adamw: lengths do not match");
+    adamw(p, g, m, v, np, (float)a.num(4), (float)a.num(5), (float)a.num(6), (float)a.num(7), (float)a.num(8), a.num(9));
+    return undefinedValue(env);
+  });
+}
+
+// attention(q, k, v, mask|null, maskStrides: Float64Array(4)|null, out, B, H, Hkv, T, S, D, scale, softcap)
+napi_value Attention(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t nq, nk, nv, no, nmask = 0, nms = 0;
+    const float* q = a.f32(0, &nq);
+    const float* k = a.f32(1, &nk);
+    const float* v = a.f32(2, &nv);
+    const float* mask = a.isNull(3) ? nullptr : a.f32(3, &nmask);
+    const double* msd = a.isNull(4) ? nullptr : a.f64(4, &nms);
+    float* out = a.f32(5, &no);
+    long B = a.integer(6), H = a.integer(7), Hkv = a.integer(8), T = a.integer(9), S = a.integer(10), D = a.integer(11);
+    need(Hkv > 0 && H % Hkv == 0, "attention: heads must be a multiple of kv heads");
+    need((double)B * H * T * D == (double)nq && no == nq && (double)B * Hkv * S * D == (double)nk && nv == nk, "attention: lengths do not match");
+    long ms[4] = {0, 0, 0, 0};
+    if (mask) {
+      need(msd && nms == 4, "attention: mask strides must have 4 entries");
+      double reach = 0;
+      long dims[4] = {B, H, T, S};
+      for (int i = 0; i < 4; i++) ms[i] = (long)msd[i], reach += (double)ms[i] * (dims[i] > 0 ? dims[i] - 1 : 0);
+      need(reach < (double)nmask, "attention: mask strides reach past the mask");
+    }
+    if (B * H * T > 0) attention(q, k, v, mask, mask ? ms : nullptr, out, B, H, Hkv, T, S, D, (float)a.num(12), (float)a.num(13));
+    return undefinedValue(env);
+  });
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    long n = a.integer(0);
+    need(n >= 1 && n <= 1024, "setNumThreads: expected 1..1024");
+    pool_set_threads((int)n);
+    return undefinedValue(env);
+  });
+}
+
+napi_value Info(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args&) {
+    static const char* names[] = {"generic", "avx2", "avx512"};
+    napi_value obj, v;
+    napi_create_object(env, &obj);
+    napi_create_int32(env, pool_threads(), &v);
+    napi_set_named_property(env, obj, "threads", v);
+    napi_create_string_utf8(env, names[(int)gemm_isa()], NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, obj, "isa", v);
+    napi_create_string_utf8(env, names[(int)gemm_best_isa()], NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, obj, "bestIsa", v);
+    return obj;
+  });
+}
+
+napi_value SetIsa(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    long isa = a.integer(0);
+    need(isa >= 0 && isa <= 2, "setIsa: expected 0 (generic), 1 (avx2) or 2 (avx512)");
+    gemm_set_isa((Isa)isa);
+    return undefinedValue(env);
+  });
+}
+
+// measurePeak(seconds): f32 FMA throughput of all pool threads on register-resident data (the machine's
+// practical peak, used by the benchmarks to state what fraction of it the GEMM reaches).
+napi_value MeasurePeak(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    napi_value v;
+    napi_create_double(env, measure_peak_gflops(a.num(0)), &v);
+    return v;
+  });
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  struct Fn {
+    const char* name;
+    napi_callback cb;
+  } fns[] = {{"gemm", Gemm}, {"unary", Unary}, {"unaryBackward", UnaryBackward}, {"powScalar", PowScalar}, {"affine", Affine},
+             {"binary", Binary}, {"sumAxis", SumAxis}, {"maxAxis", MaxAxis}, {"softmax", Softmax}, {"softmaxBackward", SoftmaxBackward},
+             {"norm", Norm}, {"normBackward", NormBackward}, {"permute", Permute}, {"embedding", Embedding}, {"adamw", AdamW},
+             {"attention", Attention}, {"setNumThreads", SetThreads}, {"info", Info}, {"setIsa", SetIsa}, {"measurePeak", MeasurePeak}};
+  for (const Fn& f : fns) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,471 @@
+// Packed, cache-blocked f32 GEMM (the BLIS scheme): op(B) is packed into NR-wide column slivers, op(A) into
+// MR-tall row slivers per thread, and a register-blocked micro-kernel computes each MR×NR tile of C.
+#include "gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "common.h"
+#include "pool.h"
+#if LMF_X86
+#include <immintrin.h>
+#endif
+
+namespace lmf {
+namespace {
+
+constexpr long KC = 256;          // depth of one packed block: a KC×NR sliver of B stays in L1
+constexpr long MC = 144;          // rows of A packed per block (multiple of every MR): MC×KC stays in L2
+constexpr long kBPanelFloats = 1L << 20;  // packed B panel budget (4 MiB, lives in L3)
+constexpr long MAX_MR = 12, MAX_NR = 32;
+
+using Ukr = void (*)(long kc, const float* a, const float* b, float* c, long ldc, bool add);
+
+// Portable micro-kernel (4×16): plain loops the compiler vectorizes for the baseline ISA.
+void ukr_generic(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b, float* LMF_RESTRICT c, long ldc, bool add) {
+  float acc[4][16] = {};
+  for (long p = 0; p < kc; p++) {
+    for (int i = 0; i < 4; i++) {
+      const float ai = a[p * 4 + i];
+      for (int j = 0; j < 16; j++) acc[i][j] += ai * b[p * 16 + j];
+    }
+  }
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 16; j++) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+#if LMF_X86
+// AVX2 + FMA: 6×16 tile, 12 ymm accumulators.
+__attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
+                                                   float* LMF_RESTRICT c, long ldc, bool add) {
+  __m256 acc[6][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (long p = 0; p < kc; p++) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += 6;
+    b += 16;
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; i++) {
+    float* row = c + i * ldc;
+    if (add) {
+      acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(row));
+      acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(row + 8));
+    }
+    _mm256_storeu_ps(row, acc[i][0]);
+    _mm256_storeu_ps(row + 8, acc[i][1]);
+  }
+}
+
+// AVX-512: 12×32 tile, 24 zmm accumulators (two FMA pipes × latency 4 need at least 8 in flight).
+__attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
+                                                        float* LMF_RESTRICT c, long ldc, bool add) {
+  __m512 acc[12][2];
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (long p = 0; p < kc; p++) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    _mm_prefetch((const char*)(a + 12 * 8), _MM_HINT_T0);
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += 12;
+    b += 32;
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) {
+    float* row = c + i * ldc;
+    if (add) {
+      acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(row));
+      acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(row + 16));
+    }
+    _mm512_storeu_ps(row, acc[i][0]);
+    _mm512_storeu_ps(row + 16, acc[i][1]);
+  }
+}
+#endif
+
+struct Kernel {
+  Isa isa;
+  long mr, nr;
+  Ukr ukr;
+};
+
+Kernel kernel_for(Isa isa) {
+#if LMF_X86
+  if (isa == Isa::avx512) return {Isa::avx512, 12, 32, ukr_avx512};
+  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, ukr_avx2};
+#endif
+  return {Isa::generic, 4, 16, ukr_generic};
+}
+
+Isa detect() {
+#if LMF_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+  return Isa::generic;
+}
+
+Kernel& current() {
+  static Kernel k = kernel_for(detect());
+  return k;
+}
+
+float* aligned_floats(size_t n) {
+  size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  return static_cast<float*>(std::aligned_alloc(64, bytes < 64 ? 64 : bytes));
+}
+
+// Reusable per-thread scratch: the calling thread's B panel is shared by the threads of one product; each
+// thread packs its A blocks into its own buffer.
+struct Scratch {
+  float* bpanel = nullptr;
+  size_t bcap = 0;
+  float* ablock = nullptr;
+  ~Scratch() {
+    std::free(bpanel);
+    std::free(ablock);
+  }
+  float* b(size_t n) {
+    if (n > bcap) {
+      std::free(bpanel);
+      bpanel = aligned_floats(n);
+      bcap = n;
+    }
+    return bpanel;
+  }
+  float* a() {
+    if (!ablock) ablock = aligned_floats(MC * KC);
+    return ablock;
+  }
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+struct Op {
+  const float* a;
+  const float* b;
+  float* c;
+  long m, n, k;
+  bool ta, tb, acc;
+  float opA(long i, long p) const { return ta ? a[p * m + i] : a[i * k + p]; }
+  float opB(long p, long j) const { return tb ? b[j * k + p] : b[p * n + j]; }
+};
+
+// Packs op(B)[0:k, j0:j0+nc] into slivers of nr columns (zero-padded), each sliver k×nr.
+void pack_b_slivers(const Op& o, long j0, long nc, long nr, float* dst, long s0, long s1) {
+  for (long s = s0; s < s1; s++) {
+    float* out = dst + s * o.k * nr;
+    long jb = j0 + s * nr, w = std::min(nr, j0 + nc - jb);
+    if (!o.tb) {
+      for (long p = 0; p < o.k; p++) {
+        const float* src = o.b + p * o.n + jb;
+        float* d = out + p * nr;
+        std::memcpy(d, src, w * sizeof(float));
+        for (long j = w; j < nr; j++) d[j] = 0.0f;
+      }
+    } else {
+      for (long j = 0; j < w; j++) {
+        const float* src = o.b + (jb + j) * o.k;
+        for (long p = 0; p < o.k; p++) out[p * nr + j] = src[p];
+      }
+      for (long j = w; j < nr; j++)
+        for (long p = 0; p < o.k; p++) out[p * nr + j] = 0.0f;
+    }
+  }
+}
+
+// Packs op(A)[i0:i0+mc, p0:p0+kc] into slivers of mr rows (zero-padded), each kc×mr.
+void pack_a(const Op& o, long i0, long mc, long p0, long kc, long mr, float* dst) {
+  for (long r = 0; r < mc; r += mr) {
+    float* out = dst + r * kc;
+    long h = std::min(mr, mc - r);
+    if (o.ta) {
+      for (long p = 0; p < kc; p++) {
+        const float* src = o.a + (p0 + p) * o.m + i0 + r;
+        float* d = out + p * mr;
+        for (long i = 0; i < h; i++) d[i] = src[i];
+        for (long i = h; i < mr; i++) d[i] = 0.0f;
+      }
+    } else {
+      for (long i = 0; i < h; i++) {
+        const float* src = o.a + (i0 + r + i) * o.k + p0;
+        for (long p = 0; p < kc; p++) out[p * mr + i] = src[p];
+      }
+      for (long i = h; i < mr; i++)
+        for (long p = 0; p < kc; p++) out[p * mr + i] = 0.0f;
+    }
+  }
+}
+
+void gemm_packed(const Op& o, int nthreads) {
+  const Kernel kern = current();
+  const long mr = kern.mr, nr = kern.nr;
+  Scratch& sc = scratch();
+  long ncMax = std::max(nr, (kBPanelFloats / std::max(o.k, 1L)) / nr * nr);
+  for (long j0 = 0; j0 < o.n; j0 += ncMax) {
+    const long nc = std::min(ncMax, o.n - j0);
+    const long slivers = (nc + nr - 1) / nr;
+    float* bp = sc.b((size_t)slivers * o.k * nr);
+    const long mBlocks = (o.m + MC - 1) / MC;
+    // Work items: (row block, range of slivers); enough of them that both threads stay busy.
+    long jsplit = std::min(slivers, std::max(1L, (4L * nthreads + mBlocks - 1) / mBlocks));
+    const long items = mBlocks * jsplit;
+    std::atomic<long> next{0};
+    pool_run(nthreads, [&](int tid, int nt) {
+      long s0 = slivers * tid / nt, s1 = slivers * (tid + 1) / nt;
+      pack_b_slivers(o, j0, nc, nr, bp, s0, s1);
+    });
+    pool_run(nthreads, [&](int, int) {
+      float* ap = scratch().a();
+      alignas(64) float tile[MAX_MR * MAX_NR];
+      for (long it; (it = next.fetch_add(1)) < items;) {
+        const long ib = it / jsplit, js = it % jsplit;
+        const long i0 = ib * MC, mc = std::min(MC, o.m - i0);
+        const long sA = slivers * js / jsplit, sB = slivers * (js + 1) / jsplit;
+        for (long p0 = 0; p0 < o.k; p0 += KC) {
+          const long kc = std::min(KC, o.k - p0);
+          const bool add = o.acc || p0 > 0;
+          pack_a(o, i0, mc, p0, kc, mr, ap);
+          for (long s = sA; s < sB; s++) {
+            const long jb = j0 + s * nr, w = std::min(nr, o.n - jb);
+            const float* bs = bp + s * o.k * nr + p0 * nr;
+            for (long r = 0; r < mc; r += mr) {
+              const long h = std::min(mr, mc - r);
+              float* cp = o.c + (i0 + r) * o.n + jb;
+              if (h == mr && w == nr) {
+                kern.ukr(kc, ap + r * kc, bs, cp, o.n, add);
+              } else {
+                kern.ukr(kc, ap + r * kc, bs, tile, nr, false);
+                for (long i = 0; i < h; i++)
+                  for (long j = 0; j < w; j++) cp[i * o.n + j] = add ? cp[i * o.n + j] + tile[i * nr + j] : tile[i * nr + j];
+              }
+            }
+          }
+        }
+      }
+    });
+  }
+}
+
+// y[j] (+)= sum_p x[p] * W[j, p]: rows of W are dotted with x (memory bound; four rows share each x load).
+LMF_CLONES void gemv_rows(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y, long rows, long k, bool acc) {
+  long j = 0;
+  for (; j + 4 <= rows; j += 4) {
+    const float *w0 = w + j * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+    float s0[16] = {}, s1[16] = {}, s2[16] = {}, s3[16] = {};
+    long p = 0;
+    for (; p + 16 <= k; p += 16) {
+      for (int l = 0; l < 16; l++) {
+        const float xv = x[p + l];
+        s0[l] += w0[p + l] * xv;
+        s1[l] += w1[p + l] * xv;
+        s2[l] += w2[p + l] * xv;
+        s3[l] += w3[p + l] * xv;
+      }
+    }
+    float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (int l = 0; l < 16; l++) t0 += s0[l], t1 += s1[l], t2 += s2[l], t3 += s3[l];
+    for (; p < k; p++) t0 += w0[p] * x[p], t1 += w1[p] * x[p], t2 += w2[p] * x[p], t3 += w3[p] * x[p];
+    if (acc) y[j] += t0, y[j + 1] += t1, y[j + 2] += t2, y[j + 3] += t3;
+    else y[j] = t0, y[j + 1] = t1, y[j + 2] = t2, y[j + 3] = t3;
+  }
+  for (; j < rows; j++) {
+    const float* wr = w + j * k;
+    float s[16] = {};
+    long p = 0;
+    for (; p + 16 <= k; p += 16)
+      for (int l = 0; l < 16; l++) s[l] += wr[p + l] * x[p + l];
+    float t = 0;
+    for (int l = 0; l < 16; l++) t += s[l];
+    for (; p < k; p++) t += wr[p] * x[p];
+    y[j] = acc ? y[j] + t : t;
+  }
+}
+
+// y[j0:j1] (+)= sum_p x[p] * W[p, j] for W stored [k, ld]: stream rows of W, 4 at a time, into y.
+LMF_CLONES void gemv_cols(const float* LMF_RESTRICT w, long ld, const float* LMF_RESTRICT x, float* LMF_RESTRICT y, long j0, long j1, long k, bool acc) {
+  constexpr long JB = 256;
+  for (long jb = j0; jb < j1; jb += JB) {
+    const long je = std::min(j1, jb + JB), len = je - jb;
+    float t[JB];
+    if (acc) for (long j = 0; j < len; j++) t[j] = y[jb + j];
+    else for (long j = 0; j < len; j++) t[j] = 0.0f;
+    long p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const float *r0 = w + p * ld + jb, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
+      const float x0 = x[p], x1 = x[p + 1], x2 = x[p + 2], x3 = x[p + 3];
+      for (long j = 0; j < len; j++) t[j] += x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j];
+    }
+    for (; p < k; p++) {
+      const float* r0 = w + p * ld + jb;
+      const float x0 = x[p];
+      for (long j = 0; j < len; j++) t[j] += x0 * r0[j];
+    }
+    for (long j = 0; j < len; j++) y[jb + j] = t[j];
+  }
+}
+
+// Tiny products: packing would cost more than the arithmetic.
+void gemm_small(const Op& o) {
+  for (long i = 0; i < o.m; i++) {
+    for (long j = 0; j < o.n; j++) {
+      float s = 0.0f;
+      for (long p = 0; p < o.k; p++) s += o.opA(i, p) * o.opB(p, j);
+      float* cp = o.c + i * o.n + j;
+      *cp = o.acc ? *cp + s : s;
+    }
+  }
+}
+
+void gemm_one(const Op& o, int nthreads) {
+  if (o.m == 0 || o.n == 0) return;
+  if (o.k == 0) {
+    if (!o.acc) std::memset(o.c, 0, sizeof(float) * o.m * o.n);
+    return;
+  }
+  const double flops = (double)o.m * o.n * o.k;
+  // One row of output (decoding): y = x·op(B). One column: y = op(A)·x, the same two shapes transposed.
+  if (o.m == 1 || o.n == 1) {
+    const bool row = o.m == 1;
+    const float* x = row ? o.a : o.b;
+    const float* w = row ? o.b : o.a;
+    const long outs = row ? o.n : o.m;
+    const bool dotRows = row ? o.tb : !o.ta;  // W's rows are contiguous along k
+    const long grain = dotRows ? std::max(16L, 16384L / std::max(o.k, 1L)) : 256;
+    const int nt = flops < 32768 ? 1 : nthreads;
+    if (nt == 1 || outs < 2 * grain) {
+      if (dotRows) gemv_rows(w, x, o.c, outs, o.k, o.acc);
+      else gemv_cols(w, outs, x, o.c, 0, outs, o.k, o.acc);
+      return;
+    }
+    parallel_for((size_t)outs, (size_t)grain, [&](size_t lo, size_t hi) {
+      if (dotRows) gemv_rows(w + lo * o.k, x, o.c + lo, (long)(hi - lo), o.k, o.acc);
+      else gemv_cols(w, outs, x, o.c, (long)lo, (long)hi, o.k, o.acc);
+    });
+    return;
+  }
+  if (flops < 16384) {
+    gemm_small(o);
+    return;
+  }
+  gemm_packed(o, flops < 262144 ? 1 : nthreads);
+}
+
+#if LMF_X86
+// 24 independent accumulator chains: enough to cover FMA latency × pipes on current x86 cores.
+__attribute__((target("avx512f,fma"))) void fma_loop_avx512(long iters, float* sink) {
+  __m512 acc[24];
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < 24; i++) acc[i] = _mm512_set1_ps((float)i);
+  for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; i++) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+  }
+  __m512 s = acc[0];
+  for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, acc[i]);
+  *sink = _mm512_reduce_add_ps(s);
+}
+__attribute__((target("avx2,fma"))) void fma_loop_avx2(long iters, float* sink) {
+  __m256 acc[12];
+  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+  for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+  }
+  float tmp[8];
+  __m256 s = acc[0];
+  for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, acc[i]);
+  _mm256_storeu_ps(tmp, s);
+  *sink = tmp[0];
+}
+#endif
+
+}  // namespace
+
+double measure_peak_gflops(double seconds) {
+#if LMF_X86
+  const Isa isa = detect();
+  if (isa == Isa::generic) return 0.0;
+  const double flopsPerIter = isa == Isa::avx512 ? 24.0 * 16 * 2 : 12.0 * 8 * 2;
+  const long iters = 1000000;
+  const int nt = pool_threads();
+  double best = 0;
+  auto start = std::chrono::steady_clock::now();
+  do {
+    auto t0 = std::chrono::steady_clock::now();
+    pool_run(nt, [&](int, int) {
+      float sink;
+      if (isa == Isa::avx512) fma_loop_avx512(iters, &sink);
+      else fma_loop_avx2(iters, &sink);
+      volatile float keep = sink;
+      (void)keep;
+    });
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, flopsPerIter * iters * nt / dt / 1e9);
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds);
+  return best;
+#else
+  (void)seconds;
+  return 0.0;
+#endif
+}
+
+Isa gemm_best_isa() { return detect(); }
+Isa gemm_isa() { return current().isa; }
+void gemm_set_isa(Isa isa) {
+  Isa best = detect();
+  current() = kernel_for((int)isa > (int)best ? best : isa);
+}
+
+void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate,
+          const double* aOff, const double* bOff, const double* cOff, long batches) {
+  const int nthreads = pool_threads();
+  const long csize = m * n;
+  // Batches may run side by side only when their outputs are disjoint (broadcast batch dims in matmul
+  // backward accumulate several batches into one C).
+  bool disjoint = batches > 1;
+  if (disjoint) {
+    std::vector<double> sorted(cOff, cOff + batches);
+    std::sort(sorted.begin(), sorted.end());
+    for (long i = 1; i < batches && disjoint; i++)
+      if (sorted[i] - sorted[i - 1] < (double)csize) disjoint = false;
+  }
+  const double perBatch = (double)m * n * k;
+  if (disjoint && nthreads > 1 && perBatch < 4.0e6) {
+    // Many small products (attention scores per head): one batch per task, each single-threaded.
+    std::atomic<long> next{0};
+    pool_run(nthreads, [&](int, int) {
+      for (long bi; (bi = next.fetch_add(1)) < batches;) {
+        Op o{a + (long)aOff[bi], b + (long)bOff[bi], c + (long)cOff[bi], m, n, k, transA, transB, accumulate};
+        gemm_one(o, 1);
+      }
+    });
+    return;
+  }
+  for (long bi = 0; bi < batches; bi++) {
+    Op o{a + (long)aOff[bi], b + (long)bOff[bi], c + (long)cOff[bi], m, n, k, transA, transB, accumulate};
+    gemm_one(o, nthreads);
+  }
+}
+
+}  // namespace lmf

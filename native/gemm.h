@@ -1,0 +1,23 @@
+#pragma once
+#include <cstddef>
+
+namespace lmf {
+
+enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
+
+Isa gemm_best_isa();
+Isa gemm_isa();
+/** Forces a micro-kernel (tests exercise every path on one machine); clamped to what the CPU supports. */
+void gemm_set_isa(Isa isa);
+
+/** GFLOP/s of independent FMA chains on every pool thread for about `seconds` (best ISA). */
+double measure_peak_gflops(double seconds);
+
+/**
+ * Batched C = op(A)·op(B) (+ C when accumulate), op(A) M×K, op(B) K×N, row-major, offsets per batch.
+ * Batches that write the same C run one after another; each is parallelized inside.
+ */
+void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate,
+          const double* aOff, const double* bOff, const double* cOff, long batches);
+
+}  // namespace lmf

@@ -1,0 +1,34 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace lmf {
+
+// Order matches the UnaryOp / BinaryOp names the addon maps from strings.
+enum Unary { U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_ABS, U_RELU, U_SILU, U_GELU, U_GELU_TANH, U_SIGMOID, U_SIN, U_COS, U_SQUARE, U_RECIPROCAL, U_COUNT };
+enum Binary { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_GT, B_LT, B_COUNT };
+
+void unary(int op, const float* x, float* out, size_t n);
+void unary_backward(int op, const float* x, const float* y, const float* g, float* out, size_t n);
+void pow_scalar(const float* x, float p, float* out, size_t n);
+void affine(const float* x, float scale, float shift, float* out, size_t n);
+/** out[outShape] = a op b with per-dim strides (0 = broadcast); nd <= 16. */
+void binary(int op, const float* a, const long* aStrides, const float* b, const long* bStrides, float* out, const long* shape, int nd);
+void sum_axis(const float* x, float* out, long outer, long inner, long rest);
+void max_axis(const float* x, float* out, int32_t* indices, long outer, long inner, long rest);
+void softmax(const float* x, float* out, long rows, long cols, bool log);
+void softmax_backward(const float* y, const float* g, float* out, long rows, long cols, bool log);
+void norm(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd, long rows, long cols, float eps, bool rms, float wOff);
+void norm_backward(const float* x, const float* w, const float* g, const float* mean, const float* rstd, float* dx, float* dw, float* db,
+                   long rows, long cols, bool rms, float wOff);
+void permute(const void* x, void* out, size_t elemSize, const long* shape, const int* perm, int nd);
+void embedding(const float* table, const int32_t* ids, float* out, size_t count, long dim);
+void adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float beta1, float beta2, float eps, float wd, double step);
+/**
+ * Fused scaled-dot-product attention with online softmax: q/out [B,H,T,D], k/v [B,Hkv,S,D], additive mask
+ * read through strides (b, h, t, s) (nullptr = none), optional soft-capping (softcap <= 0: off).
+ */
+void attention(const float* q, const float* k, const float* v, const float* mask, const long* maskStrides, float* out,
+               long B, long H, long Hkv, long T, long S, long D, float scale, float softcap);
+
+}  // namespace lmf
