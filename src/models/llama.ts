@@ -152,7 +152,6 @@ export class LlamaAttention extends Module {
   o_proj: Linear;
   q_norm?: RMSNorm;
   k_norm?: RMSNorm;
-  private readonly _slidingWindow: number | null;
 
   constructor(private readonly _config: LlamaConfig, private readonly _layerIdx: number) {
     super();
@@ -165,11 +164,6 @@ export class LlamaAttention extends Module {
       this.q_norm = new RMSNorm(d, c.rmsNormEps, c.normWeightOffset);
       this.k_norm = new RMSNorm(d, c.rmsNormEps, c.normWeightOffset);
     }
-    this._slidingWindow = c.layerTypes[_layerIdx] === "sliding_attention" ? c.slidingWindow : null;
-  }
-
-  get slidingWindow(): number | null {
-    return this._slidingWindow;
   }
 
   forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
