@@ -341,8 +341,9 @@ export class BartForConditionalGeneration extends PreTrainedModel<BartConfig> {
   /** As transformers 5: a tied weight that the checkpoint also stores under its own name is left untied. */
   override adaptToCheckpoint(keys: ReadonlySet<string>): void {
     const shared = this.model.shared;
+    const embeddingStored = ["shared", "encoder.embed_tokens", "decoder.embed_tokens"].some((n) => storesKey(keys, `model.${n}.weight`, "model"));
+    if (this.lm_head.weight === shared.weight && keys.has("lm_head.weight") && embeddingStored) this.lm_head.weight = untiedCopy(shared.weight);
     if (!storesKey(keys, "model.shared.weight", "model")) return;
-    if (this.lm_head.weight === shared.weight && storesKey(keys, "lm_head.weight", "model")) this.lm_head.weight = untiedCopy(shared.weight);
     for (const stack of [this.model.encoder, this.model.decoder]) {
       const name = `model.${stack === this.model.encoder ? "encoder" : "decoder"}.embed_tokens.weight`;
       if (stack.embed_tokens === shared && storesKey(keys, name, "model")) {

@@ -2,17 +2,18 @@
  * T5 (Raffel et al., 2020) and its v1.1 / FLAN-T5 variants: an encoder-decoder of pre-norm blocks with RMS
  * layer norms (no mean, no bias), unscaled q·kᵀ attention whose only position signal is a learned bias per
  * relative-position bucket (computed by each stack's first layer and shared by the rest), a ReLU or gated
- * feed-forward, one embedding table shared by encoder and decoder, and a head tied to it (outputs scaled by
- * d_model^-0.5 first, as original T5 does) or not (v1.1). Names follow transformers' T5ForConditionalGeneration.
+ * feed-forward, one embedding table shared by encoder and decoder, and a head tied to it, the decoder output
+ * scaled by d_model^-0.5 first in original T5 (not in v1.1 / FLAN-T5). Names follow transformers'
+ * T5ForConditionalGeneration.
  */
-import { Module, ModuleList, Parameter } from "../nn/module.js";
+import { Module, ModuleList, type Parameter } from "../nn/module.js";
 import { Dropout, Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { getActivation, type Activation } from "../nn/activations.js";
 import { scaledDotProductAttention } from "../nn/attention.js";
 import * as init from "../nn/init.js";
 import { Tensor } from "../tensor/tensor.js";
 import * as F from "../tensor/ops.js";
-import { getDefaultGenerator, type Generator } from "../utils/rng.js";
+import type { Generator } from "../utils/rng.js";
 import { ConfigError } from "../errors.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
@@ -51,14 +52,15 @@ export function parseT5Config(raw: RawConfig): T5Config {
   }
   const denseActFn = proj === "gated-gelu" ? "gelu_new" : parts[parts.length - 1]!;
   getActivation(denseActFn, `config.json: feed_forward_proj ${JSON.stringify(proj)}`);
-  // Hub configs say tie_word_embeddings: false for v1.1 / FLAN-T5 to mean "do not scale"; transformers 5
-  // writes that meaning to scale_decoder_outputs (and always true to tie_word_embeddings).
+  // Hub configs say tie_word_embeddings: false for v1.1 / FLAN-T5 to mean "do not scale". transformers 5
+  // gives that meaning its own field, scale_decoder_outputs, and always ties the head: it stays untied only
+  // when the checkpoint stores lm_head.weight (see adaptToCheckpoint).
   const tieFlag = r.boolean("tie_word_embeddings", true);
   const numLayers = r.int("num_layers", 6);
   const padTokenId = r.optionalInt("pad_token_id") ?? 0;
   const config: T5Config = {
     ...r.base(),
-    tieWordEmbeddings: tieFlag,
+    tieWordEmbeddings: true,
     padTokenId,
     eosTokenId: r.tokenIds("eos_token_id") ?? 1,
     dModel: r.int("d_model", 512),
@@ -323,7 +325,7 @@ export class T5Stack extends Module {
   }
 }
 
-/** The output projection; its weight is the shared embedding table unless the checkpoint says otherwise. */
+/** The output projection; its weight is the shared embedding table unless the checkpoint stores its own. */
 class T5Head extends Module {
   constructor(public weight: Parameter) {
     super();
@@ -341,8 +343,7 @@ export class T5ForConditionalGeneration extends PreTrainedModel<T5Config> {
     this.shared = new Embedding(config.vocabSize, config.dModel);
     this.encoder = new T5Stack(config, this.shared, false);
     this.decoder = new T5Stack(config, this.shared, true);
-    const head = config.tieWordEmbeddings ? this.shared.weight : new Parameter(init.normal([config.vocabSize, config.dModel], 0, 1, getDefaultGenerator()));
-    this.lm_head = new T5Head(head);
+    this.lm_head = new T5Head(this.shared.weight);
   }
 
   override get isEncoderDecoder(): boolean {
@@ -354,10 +355,14 @@ export class T5ForConditionalGeneration extends PreTrainedModel<T5Config> {
     return [/^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$/];
   }
 
-  /** As transformers 5: a tied weight that the checkpoint also stores under its own name is left untied. */
+  /**
+   * As transformers 5: a tied weight that the checkpoint also stores under its own name is left untied —
+   * FLAN-T5 and T5 v1.1 checkpoints on the hub keep a trained lm_head.weight of their own.
+   */
   override adaptToCheckpoint(keys: ReadonlySet<string>): void {
+    const embeddingStored = ["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"].some((k) => keys.has(k));
+    if (this.lm_head.weight === this.shared.weight && keys.has("lm_head.weight") && embeddingStored) this.lm_head.weight = untiedCopy(this.shared.weight);
     if (!keys.has("shared.weight")) return;
-    if (this.lm_head.weight === this.shared.weight && keys.has("lm_head.weight")) this.lm_head.weight = untiedCopy(this.shared.weight);
     for (const stack of [this.encoder, this.decoder]) {
       const name = `${stack === this.encoder ? "encoder" : "decoder"}.embed_tokens.weight`;
       if (stack.embed_tokens === this.shared && storesKey(keys, name, "")) {

@@ -6,8 +6,10 @@ import { expectGradsClose, expectLogitsClose, expectLossClose, expectSaveRoundTr
 import { expectSeq2SeqCacheMatchesFullForward, maxDiff, rewrittenFixture } from "../helpers/seq2seq.js";
 import { ConfigError } from "../../src/errors.js";
 import { SafetensorsFile } from "../../src/io/index.js";
-import { T5ForConditionalGeneration, createModel, loadModel, relativePositionBucket, Seq2SeqInputError, shiftTokensRight } from "../../src/models/index.js";
+import { KVCache, T5ForConditionalGeneration, createModel, loadModel, relativePositionBucket, Seq2SeqInputError, shiftTokensRight } from "../../src/models/index.js";
 import { noGrad, tensor } from "../../src/tensor/index.js";
+import { init } from "../../src/nn/index.js";
+import { Generator } from "../../src/utils/rng.js";
 import * as F from "../../src/tensor/index.js";
 
 const fixtureConfig = (name: string): Record<string, unknown> => JSON.parse(readFileSync(path.join(fixturesDir, name, "config.json"), "utf8"));
@@ -104,6 +106,18 @@ describe("T5 configs: transformers 5 and hub forms", () => {
       const sum = F.add(t5.lm_head.weight.grad!, t5.shared.weight.grad!);
       const { diff } = maxDiff(sum, tensor(shared.data as Float32Array, { shape: shared.shape }));
       expect(diff).toBeLessThanOrEqual(1e-4 * 1e-3 + 1e-4 * Math.max(...Array.from(shared.data as Float32Array, Math.abs)));
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("hub form without a stored head (tie_word_embeddings false only meaning 'do not scale') stays tied, as transformers 5 ties it", async () => {
+    const { model, cleanup } = await rewrittenFixture("flan-t5", ({ scale_decoder_outputs: _s, ...c }) => ({ ...c, tie_word_embeddings: false }));
+    try {
+      const t5 = model as T5ForConditionalGeneration;
+      expect(t5.lm_head.weight).toBe(t5.shared.weight);
+      const { ref, inputIds, attentionMask, labels } = await forwardLossCase("flan-t5");
+      expectLogitsClose(noGrad(() => model.forward({ inputIds, attentionMask, labels }).logits), ref.get("logits")!);
     } finally {
       await cleanup();
     }
@@ -207,11 +221,16 @@ describe("T5 variants built from configs", () => {
   const decoderInputIds = tensor([[0, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21], [0, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41]], { dtype: "i32" });
 
   it.each([
-    ["ReLU, tied and scaled", { feed_forward_proj: "relu" }],
-    ["gated-gelu, hub-style untied", { feed_forward_proj: "gated-gelu", tie_word_embeddings: false }],
-    ["gated-silu, v5 untied-scaling flag", { feed_forward_proj: "gated-silu", scale_decoder_outputs: false }],
-  ])("%s: cache equals full pass (beyond max distance), save round-trips", async (_label, extra) => {
+    ["ReLU, tied and scaled", { feed_forward_proj: "relu" }, false],
+    ["gated-gelu, hub-style, head untied by its checkpoint", { feed_forward_proj: "gated-gelu", tie_word_embeddings: false }, true],
+    ["gated-silu, v5 scaling flag off", { feed_forward_proj: "gated-silu", scale_decoder_outputs: false }, false],
+  ])("%s: cache equals full pass (beyond max distance), save round-trips", async (_label, extra, untie) => {
     const model = createModel({ ...base, ...extra }, { seed: 3 }).eval() as T5ForConditionalGeneration;
+    if (untie) {
+      model.adaptToCheckpoint(new Set(["shared.weight", "lm_head.weight"]));
+      init.normal_(model.lm_head.weight, 0, 1, new Generator(9));
+    }
+    expect(model.lm_head.weight === model.shared.weight).toBe(!untie);
     expect(model.decoder.block.length).toBe(3);
     expect(model.encoder.block.length).toBe(2);
     expect(model.shared.weight.shape).toEqual([50, 16]);
@@ -220,13 +239,47 @@ describe("T5 variants built from configs", () => {
     await expectSaveRoundTrip(model, { inputIds, attentionMask, decoderInputIds });
   });
 
-  it("untied head is a separate parameter and scaling follows scale_decoder_outputs", () => {
-    const scaled = createModel({ ...base, tie_word_embeddings: false, scale_decoder_outputs: true }, { seed: 1 }).eval() as T5ForConditionalGeneration;
-    const unscaled = createModel({ ...base, tie_word_embeddings: false, scale_decoder_outputs: false }, { seed: 1 }).eval() as T5ForConditionalGeneration;
-    expect(scaled.lm_head.weight).not.toBe(scaled.shared.weight);
-    const a = noGrad(() => scaled.forward({ inputIds, decoderInputIds }).logits);
-    const b = noGrad(() => unscaled.forward({ inputIds, decoderInputIds }).logits);
-    const { diff, ref } = maxDiff(F.affine(b, 16 ** -0.5), a);
+  it("the head is tied whatever tie_word_embeddings says (transformers 5); scaling follows scale_decoder_outputs, else that flag", () => {
+    const logits = (extra: Record<string, unknown>): F.Tensor => {
+      const model = createModel({ ...base, ...extra }, { seed: 1 }).eval() as T5ForConditionalGeneration;
+      expect(model.lm_head.weight).toBe(model.shared.weight);
+      return noGrad(() => model.forward({ inputIds, decoderInputIds }).logits);
+    };
+    const scaled = logits({ scale_decoder_outputs: true, tie_word_embeddings: false });
+    const unscaled = logits({ scale_decoder_outputs: false });
+    const legacyUnscaled = logits({ tie_word_embeddings: false });
+    const legacyScaled = logits({});
+    expect(maxDiff(legacyUnscaled, unscaled).diff).toBe(0);
+    expect(maxDiff(legacyScaled, scaled).diff).toBe(0);
+    const { diff, ref } = maxDiff(F.affine(unscaled, 16 ** -0.5), scaled);
+    expect(diff).toBeLessThanOrEqual(1e-5 * Math.max(1, ref));
+  });
+
+  it("labels of -100 are ignored by the loss and become pad in the decoder inputs", () => {
+    const model = createModel(base, { seed: 2 }).eval();
+    const labels = tensor([[7, 8, 9, -100], [10, -100, -100, -100]], { dtype: "i32" });
+    const out = noGrad(() => model.forward({ inputIds, attentionMask, labels }));
+    const explicit = noGrad(() => model.forward({ inputIds, attentionMask, decoderInputIds: [[0, 7, 8, 9], [0, 10, 0, 0]] }));
+    expect(maxDiff(out.logits, explicit.logits).diff).toBe(0);
+    const rows = out.logits.toArray() as number[][][];
+    const nll = (row: number[], target: number): number => {
+      const m = Math.max(...row);
+      return Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0)) + m - row[target]!;
+    };
+    const expected = (nll(rows[0]![0]!, 7) + nll(rows[0]![1]!, 8) + nll(rows[0]![2]!, 9) + nll(rows[1]![0]!, 10)) / 4;
+    expect(out.loss!.item()).toBeCloseTo(expected, 5);
+  });
+
+  it("a decoder attention mask of ones changes nothing, with or without a cache", () => {
+    const model = createModel(base, { seed: 2 }).eval() as T5ForConditionalGeneration;
+    const ids = F.slice(decoderInputIds, 1, 0, 4);
+    const plain = noGrad(() => model.forward({ inputIds, attentionMask, decoderInputIds: ids }).logits);
+    const masked = noGrad(() => model.forward({ inputIds, attentionMask, decoderInputIds: ids, decoderAttentionMask: [[1, 1, 1, 1], [1, 1, 1, 1]] }).logits);
+    expect(maxDiff(masked, plain).diff).toBe(0);
+    const cache = new KVCache();
+    noGrad(() => model.forward({ inputIds, attentionMask, decoderInputIds: F.slice(ids, 1, 0, 3), pastKeyValues: cache, useCache: true }));
+    const last = noGrad(() => model.forward({ inputIds, attentionMask, decoderInputIds: F.slice(ids, 1, 3, 4), decoderAttentionMask: [[1, 1, 1, 1], [1, 1, 1, 1]], pastKeyValues: cache }).logits);
+    const { diff, ref } = maxDiff(last, F.slice(plain, 1, 3, 4));
     expect(diff).toBeLessThanOrEqual(1e-5 * Math.max(1, ref));
   });
 
