@@ -20,7 +20,7 @@ import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
 import { PreTrainedModel, toIds, type IdsInput, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
-import { readSeq2SeqInputs, seq2seqLoss, storesKey, untiedCopy } from "./seq2seq.js";
+import { readSeq2SeqInputs, seq2seqLoss, untiedCopy } from "./seq2seq.js";
 
 export interface T5Config extends BaseConfig {
   dModel: number;
@@ -365,7 +365,7 @@ export class T5ForConditionalGeneration extends PreTrainedModel<T5Config> {
     if (!keys.has("shared.weight")) return;
     for (const stack of [this.encoder, this.decoder]) {
       const name = `${stack === this.encoder ? "encoder" : "decoder"}.embed_tokens.weight`;
-      if (stack.embed_tokens === this.shared && storesKey(keys, name, "")) {
+      if (stack.embed_tokens === this.shared && keys.has(name)) {
         const own = init.withoutInit(() => new Embedding(this.config.vocabSize, this.config.dModel));
         own.weight = untiedCopy(this.shared.weight);
         stack.embed_tokens = own;

@@ -154,6 +154,16 @@ describe("BART variants built from configs", () => {
     expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, ref));
   });
 
+  it("runs in float64: same seed, same weights, logits within float32 rounding", () => {
+    const a = createModel(base, { seed: 6 }).eval();
+    const b = createModel(base, { seed: 6, dtype: "f64" }).eval();
+    const la = noGrad(() => a.forward({ inputIds, attentionMask, decoderInputIds }).logits);
+    const lb = noGrad(() => b.forward({ inputIds, attentionMask, decoderInputIds }).logits);
+    expect(lb.dtype).toBe("f64");
+    const { diff, ref } = maxDiff(la, lb);
+    expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, ref));
+  });
+
   it("initializes as transformers' _init_weights: normal(0, init_std), zero pad row and biases, unit norms", () => {
     const model = createModel({ ...base, d_model: 64, vocab_size: 500 }, { seed: 0 });
     const params = new Map(model.namedParameters());

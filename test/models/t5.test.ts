@@ -283,6 +283,16 @@ describe("T5 variants built from configs", () => {
     expect(diff).toBeLessThanOrEqual(1e-5 * Math.max(1, ref));
   });
 
+  it("runs in float64: same seed, same weights, logits within float32 rounding", () => {
+    const a = createModel(base, { seed: 6 }).eval();
+    const b = createModel(base, { seed: 6, dtype: "f64" }).eval();
+    const la = noGrad(() => a.forward({ inputIds, attentionMask, decoderInputIds }).logits);
+    const lb = noGrad(() => b.forward({ inputIds, attentionMask, decoderInputIds }).logits);
+    expect(lb.dtype).toBe("f64");
+    const { diff, ref } = maxDiff(la, lb);
+    expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, ref));
+  });
+
   it("initializes as transformers' _init_weights (std by fan-in, norms at initializer_factor)", () => {
     const model = createModel({ ...base, initializer_factor: 2, d_model: 64, d_ff: 128, vocab_size: 400 }, { seed: 0 });
     const params = new Map(model.namedParameters());
