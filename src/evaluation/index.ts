@@ -6,3 +6,7 @@ export * from "./bleu.js";
 export * from "./chrf.js";
 export * from "./classification.js";
 export * from "./perplexity.js";
+export * from "./task.js";
+export * from "./scoring.js";
+export * from "./harness.js";
+export * from "./report.js";
