@@ -17,16 +17,18 @@ export function emptyEncoding(): Encoding {
 }
 
 export function concatEncodings(parts: Encoding[]): Encoding {
-  const out = emptyEncoding();
-  for (const p of parts) {
-    out.ids.push(...p.ids);
-    out.tokens.push(...p.tokens);
-    out.offsets.push(...p.offsets);
-    out.attentionMask.push(...p.attentionMask);
-    out.typeIds.push(...p.typeIds);
-    out.specialTokensMask.push(...p.specialTokensMask);
-  }
-  return out;
+  if (parts.length === 1) return parts[0]!;
+  // Array.concat rather than push(...spread): encodings of huge texts would overflow the call stack.
+  const join = <K extends keyof Encoding>(key: K): Encoding[K] =>
+    ([] as Encoding[K][number][]).concat(...parts.map((p) => p[key] as Encoding[K][number][])) as Encoding[K];
+  return {
+    ids: join("ids"),
+    tokens: join("tokens"),
+    offsets: join("offsets"),
+    attentionMask: join("attentionMask"),
+    typeIds: join("typeIds"),
+    specialTokensMask: join("specialTokensMask"),
+  };
 }
 
 export function withTypeId(e: Encoding, typeId: number): Encoding {

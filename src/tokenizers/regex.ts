@@ -275,5 +275,5 @@ function posixClass(name: string): string {
 
 /** Escapes text so that it matches literally in a JS RegExp. */
 export function escapeRegExp(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
 }

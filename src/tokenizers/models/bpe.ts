@@ -7,10 +7,48 @@ import { type Model, type ModelToken, readVocabObject, reverseVocab, WordCache }
 const ID_SPACE = 2 ** 22;
 const POS_SPACE = 2 ** 26;
 
-interface WordResult {
-  ids: number[];
-  starts: number[];
-  ends: number[];
+const UNSEEN = -2;
+const MISSING = -1;
+
+/** The symbols of one word as a linked list in typed arrays; a merged-away symbol has end -1. */
+class Symbols {
+  id: Int32Array;
+  start: Int32Array;
+  end: Int32Array;
+  prev: Int32Array;
+  next: Int32Array;
+  count = 0;
+  readonly first = 0;
+  private size = 0;
+
+  constructor(capacity: number) {
+    this.id = new Int32Array(capacity);
+    this.start = new Int32Array(capacity);
+    this.end = new Int32Array(capacity);
+    this.prev = new Int32Array(capacity);
+    this.next = new Int32Array(capacity);
+  }
+
+  add(id: number, start: number, end: number): void {
+    if (this.size === this.id.length) this.grow();
+    const i = this.size++;
+    this.id[i] = id;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.prev[i] = i - 1;
+    this.next[i] = -1;
+    if (i > 0) this.next[i - 1] = i;
+    this.count++;
+  }
+
+  private grow(): void {
+    const cap = this.id.length * 2;
+    for (const key of ["id", "start", "end", "prev", "next"] as const) {
+      const bigger = new Int32Array(cap);
+      bigger.set(this[key]);
+      this[key] = bigger;
+    }
+  }
 }
 
 /**
@@ -22,7 +60,8 @@ export class BPE implements Model {
   private readonly vocabR: string[];
   /** (left id, right id) -> rank * ID_SPACE + merged id. */
   private readonly merges = new Map<number, number>();
-  private readonly cache = new WordCache<WordResult>();
+  private readonly cache = new WordCache<ModelToken[]>();
+  private readonly charIds = new Int32Array(65536).fill(UNSEEN);
   private readonly unkId: number | undefined;
   private readonly byteIds: Array<number | undefined> = [];
 
@@ -104,89 +143,87 @@ export class BPE implements Model {
       const id = this.vocabMap.get(word);
       if (id !== undefined) return [{ id, value: word, start: 0, end: word.length }];
     }
-    let result = this.cache.get(word);
-    if (!result) {
-      result = this.mergeWord(word);
-      this.cache.set(word, result);
+    const cached = this.cache.get(word);
+    if (cached) return cached;
+    const symbols = this.mergeWord(word);
+    if (symbols.count === 0) return [];
+    const out: ModelToken[] = new Array(symbols.count);
+    for (let k = 0, i = symbols.first; i >= 0; i = symbols.next[i]!, k++) {
+      const id = symbols.id[i]!;
+      out[k] = { id, value: this.vocabR[id]!, start: symbols.start[i]!, end: symbols.end[i]! };
     }
-    const out: ModelToken[] = new Array(result.ids.length);
-    for (let i = 0; i < result.ids.length; i++) {
-      const id = result.ids[i]!;
-      out[i] = { id, value: this.vocabR[id]!, start: result.starts[i]!, end: result.ends[i]! };
-    }
+    this.cache.set(word, out);
     return out;
   }
 
-  private initialSymbols(word: string): WordResult {
+  /** Id of a one-unit character without prefix or suffix, looked up once per character code. */
+  private charId(code: number): number {
+    let id = this.charIds[code]!;
+    if (id === UNSEEN) {
+      id = this.vocabMap.get(String.fromCharCode(code)) ?? MISSING;
+      this.charIds[code] = id;
+    }
+    return id;
+  }
+
+  private initialSymbols(word: string): Symbols {
     const { continuingSubwordPrefix: prefix, endOfWordSuffix: suffix, fuseUnk, byteFallback } = this.options;
-    const ids: number[] = [];
-    const starts: number[] = [];
-    const ends: number[] = [];
-    let unk: [number, number, number] | null = null; // id, start, end
+    const plain = !prefix && !suffix;
+    const sym = new Symbols(word.length + 8);
+    let unkStart = -1;
+    let unkEnd = -1;
     const flushUnk = (): void => {
-      if (unk) {
-        ids.push(unk[0]);
-        starts.push(unk[1]);
-        ends.push(unk[2]);
-        unk = null;
-      }
+      if (unkStart >= 0) sym.add(this.unkId!, unkStart, unkEnd);
+      unkStart = -1;
     };
     for (let i = 0; i < word.length; ) {
-      const cp = word.codePointAt(i)!;
-      const len = cp > 0xffff ? 2 : 1;
+      const code = word.charCodeAt(i);
+      const len = code >= 0xd800 && code <= 0xdbff && i + 1 < word.length ? 2 : 1;
       const end = i + len;
-      let s = len === 1 ? word[i]! : word.slice(i, end);
-      if (i > 0 && prefix) s = prefix + s;
-      if (end === word.length && suffix) s += suffix;
-      const id = this.vocabMap.get(s);
-      if (id !== undefined) {
+      let id: number;
+      let s: string | undefined;
+      if (plain && len === 1) id = this.charId(code);
+      else {
+        s = word.slice(i, end);
+        if (i > 0 && prefix) s = prefix + s;
+        if (end === word.length && suffix) s += suffix;
+        id = this.vocabMap.get(s) ?? MISSING;
+      }
+      if (id !== MISSING) {
         flushUnk();
-        ids.push(id);
-        starts.push(i);
-        ends.push(end);
+        sym.add(id, i, end);
       } else {
         let handled = false;
         if (byteFallback) {
-          const bytes = utf8Bytes(s);
-          const byteIds = Array.from(bytes, (b) => this.byteIds[b]);
-          if (byteIds.every((b) => b !== undefined)) {
+          const bytes = utf8Bytes(s ?? word.slice(i, end));
+          let all = true;
+          for (const b of bytes) if (this.byteIds[b] === undefined) all = false;
+          if (all) {
             flushUnk();
-            for (const b of byteIds) {
-              ids.push(b!);
-              starts.push(i);
-              ends.push(end);
-            }
+            for (const b of bytes) sym.add(this.byteIds[b]!, i, end);
             handled = true;
           }
         }
         if (!handled && this.unkId !== undefined) {
-          if (unk && fuseUnk) unk[2] = end;
+          if (unkStart >= 0 && fuseUnk) unkEnd = end;
           else {
             flushUnk();
-            unk = [this.unkId, i, end];
+            unkStart = i;
+            unkEnd = end;
           }
         }
       }
       i = end;
     }
     flushUnk();
-    return { ids, starts, ends };
+    return sym;
   }
 
-  private mergeWord(word: string): WordResult {
-    const init = this.initialSymbols(word);
-    const n = init.ids.length;
-    if (n < 2 || this.merges.size === 0) return init;
-    const id = Int32Array.from(init.ids);
-    const start = Int32Array.from(init.starts);
-    const end = Int32Array.from(init.ends);
-    const prev = new Int32Array(n);
-    const next = new Int32Array(n);
-    const alive = new Uint8Array(n).fill(1);
-    for (let i = 0; i < n; i++) {
-      prev[i] = i - 1;
-      next[i] = i + 1 < n ? i + 1 : -1;
-    }
+  private mergeWord(word: string): Symbols {
+    const sym = this.initialSymbols(word);
+    const n = sym.count;
+    if (n < 2 || this.merges.size === 0) return sym;
+    const { id, end, prev, next } = sym;
     const merges = this.merges;
     const heap = new NumberHeap();
     for (let i = 0; i + 1 < n; i++) {
@@ -196,14 +233,15 @@ export class BPE implements Model {
     for (let top = heap.pop(); top !== undefined; top = heap.pop()) {
       const rank = Math.floor(top / POS_SPACE);
       const pos = top - rank * POS_SPACE;
-      if (!alive[pos]) continue;
+      if (end[pos]! < 0) continue;
       const right = next[pos]!;
       if (right < 0) continue;
       const m = merges.get(id[pos]! * ID_SPACE + id[right]!);
       if (m === undefined || Math.floor(m / ID_SPACE) !== rank) continue;
       id[pos] = m - rank * ID_SPACE;
       end[pos] = end[right]!;
-      alive[right] = 0;
+      end[right] = -1;
+      sym.count--;
       const after = next[right]!;
       next[pos] = after;
       if (after >= 0) prev[after] = pos;
@@ -217,12 +255,6 @@ export class BPE implements Model {
         if (mn !== undefined) heap.push(Math.floor(mn / ID_SPACE) * POS_SPACE + pos);
       }
     }
-    const out: WordResult = { ids: [], starts: [], ends: [] };
-    for (let i = 0; i >= 0; i = next[i]!) {
-      out.ids.push(id[i]!);
-      out.starts.push(start[i]!);
-      out.ends.push(end[i]!);
-    }
-    return out;
+    return sym;
   }
 }

@@ -2,14 +2,16 @@ import { asObject, unknownComponent } from "../errors.js";
 import { BPE } from "./bpe.js";
 import type { Model } from "./model.js";
 import { Unigram } from "./unigram.js";
+import { WordLevel } from "./wordlevel.js";
 import { WordPiece } from "./wordpiece.js";
 
 export type { Model, ModelToken } from "./model.js";
 export { BPE } from "./bpe.js";
 export { WordPiece } from "./wordpiece.js";
 export { Unigram } from "./unigram.js";
+export { WordLevel } from "./wordlevel.js";
 
-export const MODEL_TYPES = ["BPE", "WordPiece", "Unigram"] as const;
+export const MODEL_TYPES = ["BPE", "WordPiece", "WordLevel", "Unigram"] as const;
 
 export function modelFromJSON(json: unknown): Model {
   const o = asObject(json, "model");
@@ -20,6 +22,8 @@ export function modelFromJSON(json: unknown): Model {
       return BPE.fromJSON(o);
     case "WordPiece":
       return WordPiece.fromJSON(o);
+    case "WordLevel":
+      return WordLevel.fromJSON(o);
     case "Unigram":
       return Unigram.fromJSON(o);
     default:

@@ -4,7 +4,7 @@ import { findMatches, readPattern } from "../pattern.js";
 import { translateRegex } from "../regex.js";
 import { BYTE_TO_CHAR } from "../byte-level.js";
 import { isBertPunctuation, isWhitespace } from "../chars.js";
-import { charMatches, readBehavior, splitByMatches } from "./split.js";
+import { charMatches, readBehavior, splitByMatches, splitIsolated } from "./split.js";
 
 /** Splits normalized text into the pieces ("words") the model tokenizes one by one. */
 export interface PreTokenizer {
@@ -33,7 +33,7 @@ export function preTokenizerFromJSON(json: unknown): PreTokenizer | null {
       return each((s) => {
         let piece = s;
         if (addPrefixSpace && !piece.normalized.startsWith(" ")) piece = piece.prepend(" ");
-        const parts = re ? splitByMatches(piece, findMatches(re, piece.normalized), "Isolated") : piece.length ? [piece] : [];
+        const parts = re ? splitIsolated(piece, re) : piece.length ? [piece] : [];
         return parts.map(toByteLevel);
       });
     }
@@ -41,6 +41,7 @@ export function preTokenizerFromJSON(json: unknown): PreTokenizer | null {
       const re = readPattern(o.pattern, "pre_tokenizer Split.pattern");
       const behavior = readBehavior(o.behavior, "pre_tokenizer Split.behavior");
       const invert = o.invert === true;
+      if (behavior === "Isolated" && !invert) return each((s) => splitIsolated(s, re));
       return each((s) => splitByMatches(s, findMatches(re, s.normalized), behavior, invert));
     }
     case "Metaspace":
@@ -106,20 +107,16 @@ function metaspace(o: Record<string, unknown>): PreTokenizer {
   });
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+const CHANGED_ASCII = /[\x00-\x20\x7f]/;
+const CHANGED_ASCII_G = /[\x00-\x20\x7f]/g;
+
 // Each ASCII character is one byte and one mapped character, so ASCII text keeps its alignment.
 function toByteLevel(s: NormalizedString): NormalizedString {
   const text = s.normalized;
-  let ascii = true;
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    const parts = new Array<string>(text.length);
-    for (let i = 0; i < text.length; i++) parts[i] = BYTE_TO_CHAR[text.charCodeAt(i)]!;
-    return s.withSameLength(parts.join(""));
+  if (!NON_ASCII.test(text)) {
+    // Printable ASCII maps to itself; only spaces and control characters change.
+    return CHANGED_ASCII.test(text) ? s.withSameLength(text.replace(CHANGED_ASCII_G, (c) => BYTE_TO_CHAR[c.charCodeAt(0)]!)) : s;
   }
   return s.mapChars((ch, cp) => {
     if (cp < 0x80) return BYTE_TO_CHAR[cp]!;

@@ -88,3 +88,25 @@ export function charMatches(text: string, test: (ch: string, cp: number) => bool
   }
   return out;
 }
+
+/** Isolated split around the matches of a global regex, without intermediate range lists (the hot path). */
+export function splitIsolated(s: NormalizedString, re: RegExp): NormalizedString[] {
+  const text = s.normalized;
+  const out: NormalizedString[] = [];
+  let last = 0;
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const a = m.index;
+    const e = a + m[0].length;
+    if (e === a) {
+      re.lastIndex = a + (text.codePointAt(a)! > 0xffff ? 2 : 1);
+      continue;
+    }
+    if (a > last) out.push(s.slice(last, a));
+    out.push(s.slice(a, e));
+    last = e;
+  }
+  if (last < text.length) out.push(s.slice(last, text.length));
+  return out;
+}
