@@ -143,6 +143,11 @@ export async function loadWeights(model: PreTrainedModel, reader: TensorReader, 
   for (const [name, p] of [...entries, ...buffers]) {
     const key = candidates(name).find((k) => keys.has(k));
     if (key === undefined) continue;
+    if (loaded.has(p)) {
+      // A tied parameter stored under a second name (e.g. lm_head.weight): the first name wins, as in transformers.
+      used.add(key);
+      continue;
+    }
     const info = reader.info(key);
     if (info.shape.length !== p.shape.length || info.shape.some((d, i) => d !== p.shape[i])) {
       throw new CheckpointError(`${source}: tensor "${key}" has shape [${info.shape.join(", ")}], the model expects [${p.shape.join(", ")}] for ${name}`);

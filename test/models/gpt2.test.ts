@@ -27,3 +27,30 @@ describe("GPT-2 parity with transformers", () => {
     expect(model.numParameters()).toBeGreaterThan(0);
   });
 });
+
+describe("tied weights in a checkpoint", () => {
+  it("a stored copy of a tied head does not overwrite the embeddings (the first name wins)", async () => {
+    const { mkdtemp, rm, copyFile } = await import("node:fs/promises");
+    const os = await import("node:os");
+    const { SafetensorsFile, saveSafetensors } = await import("../../src/io/index.js");
+    const { loadModel } = await import("../../src/models/index.js");
+    const dir = await mkdtemp(path.join(os.tmpdir(), "lmforge-tied-"));
+    try {
+      const src = await SafetensorsFile.open(path.join(fixturesDir, "gpt2/model.safetensors"));
+      const tensors: [string, { dtype: "F32"; shape: number[]; data: Uint8Array }][] = [];
+      for (const k of src.keys()) tensors.push([k, { dtype: "F32", shape: src.info(k).shape, data: await src.read(k) }]);
+      const wte = tensors.find(([k]) => k === "transformer.wte.weight")![1];
+      tensors.push(["lm_head.weight", { dtype: "F32", shape: wte.shape, data: new Uint8Array(wte.data.length) }]);
+      await src.close();
+      await saveSafetensors(path.join(dir, "model.safetensors"), tensors);
+      await copyFile(path.join(fixturesDir, "gpt2/config.json"), path.join(dir, "config.json"));
+      const model = await loadModel(dir);
+      const original = await fixtureModel("gpt2");
+      const a = new Map(model.namedParameters()).get("transformer.wte.weight")!;
+      const b = new Map(original.namedParameters()).get("transformer.wte.weight")!;
+      expect(Array.from(a.data as Float32Array)).toEqual(Array.from(b.data as Float32Array));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
