@@ -60,3 +60,12 @@ export {
   streamText,
   type TextStreamerOptions,
 } from "./streamer.js";
+export {
+  generate,
+  generateStream,
+  type GenerateInput,
+  type GenerateOptions,
+  type GenerateOutput,
+  type GenerationStream,
+  type GenerationTokenizer,
+} from "./generate.js";
