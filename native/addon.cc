@@ -335,7 +335,7 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
     float* m = a.f32(2, &nm);
     float* v = a.f32(3, &nv);
     need(ng == np && nm == np && nv == np, "adamw: lengths do not match");
-    adamw(p, g, m, v, np, (float)a.num(4), (float)a.num(5), (float)a.num(6), (float)a.num(7), (float)a.num(8), a.num(9));
+    adamw(p, g, m, v, np, a.num(4), a.num(5), a.num(6), a.num(7), a.num(8), a.num(9));
     return undefinedValue(env);
   });
 }

@@ -30,7 +30,7 @@ LMF_CLONES void unary_range(int op, const float* LMF_RESTRICT x, float* LMF_REST
     case U_ABS: for (size_t i = 0; i < n; i++) o[i] = std::fabs(x[i]); break;
     case U_RELU: for (size_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : 0.0f; break;
     case U_SILU: for (size_t i = 0; i < n; i++) o[i] = x[i] * fast_sigmoid(x[i]); break;
-    case U_GELU: for (size_t i = 0; i < n; i++) o[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * kInvSqrt2)); break;
+    case U_GELU: for (size_t i = 0; i < n; i++) o[i] = 0.5f * x[i] * one_plus_erf(x[i] * kInvSqrt2); break;
     case U_GELU_TANH:
       for (size_t i = 0; i < n; i++) {
         const float v = x[i];
@@ -65,7 +65,7 @@ LMF_CLONES void unary_grad_range(int op, const float* LMF_RESTRICT x, const floa
     case U_GELU:
       for (size_t i = 0; i < n; i++) {
         const float v = x[i];
-        o[i] = g[i] * (0.5f * (1.0f + fast_erf(v * kInvSqrt2)) + v * kInvSqrt2Pi * fast_exp(-0.5f * v * v));
+        o[i] = g[i] * (0.5f * one_plus_erf(v * kInvSqrt2) + v * kInvSqrt2Pi * fast_exp(-0.5f * v * v));
       }
       break;
     case U_GELU_TANH:
@@ -249,8 +249,7 @@ LMF_CLONES void norm_param_grads(const float* LMF_RESTRICT x, const float* LMF_R
 }
 
 LMF_CLONES void adamw_range(float* LMF_RESTRICT p, const float* LMF_RESTRICT g, float* LMF_RESTRICT m, float* LMF_RESTRICT v, size_t n,
-                            float lr, float beta1, float beta2, float eps, float decay, float stepSize, float invBc2Sqrt) {
-  const float ob1 = 1.0f - beta1, ob2 = 1.0f - beta2;
+                            float beta1, float beta2, float ob1, float ob2, float eps, float decay, float stepSize, float invBc2Sqrt) {
   for (size_t i = 0; i < n; i++) {
     const float gi = g[i];
     const float mi = beta1 * m[i] + ob1 * gi;
@@ -518,11 +517,13 @@ void embedding(const float* table, const int32_t* ids, float* out, size_t count,
   });
 }
 
-void adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float beta1, float beta2, float eps, float wd, double step) {
-  const double bc1 = 1.0 - std::pow((double)beta1, step), bc2 = 1.0 - std::pow((double)beta2, step);
-  const float stepSize = (float)(lr / bc1), invBc2Sqrt = (float)(1.0 / std::sqrt(bc2)), decay = (float)(1.0 - (double)lr * wd);
+void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2, double eps, double wd, double step) {
+  // Scalars in double first: 1 - (float)0.999 is off by 1e-5 relative, which would bias the second moment.
+  const double bc1 = 1.0 - std::pow(beta1, step), bc2 = 1.0 - std::pow(beta2, step);
+  const float stepSize = (float)(lr / bc1), invBc2Sqrt = (float)(1.0 / std::sqrt(bc2)), decay = (float)(1.0 - lr * wd);
   parallel_for(n, kGrain, [&](size_t lo, size_t hi) {
-    adamw_range(p + lo, g + lo, m + lo, v + lo, hi - lo, lr, beta1, beta2, eps, decay, stepSize, invBc2Sqrt);
+    adamw_range(p + lo, g + lo, m + lo, v + lo, hi - lo, (float)beta1, (float)beta2, (float)(1.0 - beta1), (float)(1.0 - beta2), (float)eps, decay,
+                stepSize, invBc2Sqrt);
   });
 }
 

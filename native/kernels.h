@@ -23,7 +23,7 @@ void norm_backward(const float* x, const float* w, const float* g, const float* 
                    long rows, long cols, bool rms, float wOff);
 void permute(const void* x, void* out, size_t elemSize, const long* shape, const int* perm, int nd);
 void embedding(const float* table, const int32_t* ids, float* out, size_t count, long dim);
-void adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float beta1, float beta2, float eps, float wd, double step);
+void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2, double eps, double wd, double step);
 /**
  * Fused scaled-dot-product attention with online softmax: q/out [B,H,T,D], k/v [B,Hkv,S,D], additive mask
  * read through strides (b, h, t, s) (nullptr = none), optional soft-capping (softcap <= 0: off).

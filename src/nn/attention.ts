@@ -24,10 +24,14 @@ export interface AttentionOptions {
 
 /**
  * softmax(q·kᵀ·scale + mask) · v for q [B, H, T, D] and k, v [B, Hkv, S, D]; key/value heads are repeated
- * for grouped-query attention.
+ * for grouped-query attention. Inference (no gradient, no dropout) runs the backend's fused kernel when it has one.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const headDim = q.shape[q.ndim - 1]!;
+  if (!(options.dropout && options.training)) {
+    const fused = F.fusedAttention(q, k, v, options.mask ?? null, options.scale ?? 1 / Math.sqrt(headDim), options.softcap ?? 0);
+    if (fused) return fused;
+  }
   const groups = q.shape[1]! / k.shape[1]!;
   const keys = repeatKV(k, groups), values = repeatKV(v, groups);
   let scores = F.affine(F.matmul(q, F.transpose(keys, -2, -1)), options.scale ?? 1 / Math.sqrt(headDim));

@@ -2,7 +2,7 @@ import { TensorError } from "../errors.js";
 import { getBackend, type BinaryOp, type UnaryOp } from "../backends/index.js";
 import { allocate, convert, isFloat, type DType, type FloatArray, type StorageArray } from "./dtype.js";
 import { broadcastShapes, broadcastStrides, normalizeDim, normalizeDims, numel, shapesEqual, stridesOf, type Shape } from "./shape.js";
-import { Tensor, result, full } from "./tensor.js";
+import { Tensor, result, full, isGradEnabled } from "./tensor.js";
 import { Generator, getDefaultGenerator } from "../utils/rng.js";
 
 export type TensorLike = Tensor | number;
@@ -628,10 +628,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const out = allocate(dtype, rows * outF) as FloatArray;
   const be = getBackend();
   be.gemm(X.floatData, W.floatData, out, rows, outF, inF, false, true, false, [0], [0], [0]);
-  if (bias) {
-    const bd = castTo(bias, dtype).floatData;
-    for (let r = 0; r < rows; r++) for (let j = 0; j < outF; j++) out[r * outF + j] += bd[j]!;
-  }
+  if (bias) be.binary("add", out, [outF, 1], castTo(bias, dtype).floatData, [0, 1], out, [rows, outF]);
   const inputs = bias ? [X, W, bias] : [X, W];
   return result(out, [...X.shape.slice(0, -1), outF], dtype, inputs, "linear", (g) => {
     const gd = g.floatData;
@@ -653,6 +650,31 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     }
     return [gx, gw, gb];
   });
+}
+
+/**
+ * softmax(q·kᵀ·scale + mask)·v as one backend kernel (inference only), for q [B, H, T, D] and k, v [B, Hkv, S, D];
+ * softcap > 0 caps the scores as cap · tanh(scores / cap) before the mask. Returns null when the backend has no
+ * fused kernel, a gradient would be needed, or the inputs are not f32: callers then use the composed ops.
+ */
+export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, scale: number, softcap = 0): Tensor | null {
+  const be = getBackend();
+  if (!be.attention || (isGradEnabled() && [q, k, v, mask].some((t) => t?.requiresGrad))) return null;
+  if ([q, k, v, mask].some((t) => t && t.dtype !== "f32") || q.ndim !== 4 || k.ndim !== 4 || (mask && mask.ndim > 4)) return null;
+  const [b, h, t, d] = q.shape as [number, number, number, number];
+  const [kb, hkv, s, kd] = k.shape as [number, number, number, number];
+  if (kb !== b || kd !== d || hkv === 0 || h % hkv !== 0 || !shapesEqual(v.shape, k.shape)) return null;
+  const full = [b, h, t, s];
+  let maskStrides: number[] | null = null;
+  if (mask) {
+    if (!shapesEqual(broadcastShapes(mask.shape, full, "attention mask"), full)) {
+      throw new TensorError(`attention: mask [${mask.shape.join(", ")}] does not broadcast to scores [${full.join(", ")}]`);
+    }
+    maskStrides = broadcastStrides(mask.shape, full);
+  }
+  const out = new Float32Array(q.size);
+  be.attention(q.floatData, k.floatData, v.floatData, mask ? mask.floatData : null, maskStrides, out, b, h, hkv, t, s, d, scale, softcap);
+  return new Tensor(out, q.shape, "f32");
 }
 
 // ---- normalization ----

@@ -36,8 +36,11 @@ export interface NativeAddon {
 export type AddonLoad = { addon: NativeAddon; path: string } | { addon: null; reason: string };
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-/** Where node-gyp puts the library (`npm install` runs it); the same path from src/ and dist/. */
-export const addonPath = path.join(packageRoot, "build", "Release", "lmforge_native.node");
+/**
+ * Where node-gyp puts the library (`npm install` runs it; the same path from src/ and dist/), unless
+ * LMFORGE_NATIVE_ADDON names a prebuilt one.
+ */
+export const addonPath = process.env.LMFORGE_NATIVE_ADDON || path.join(packageRoot, "build", "Release", "lmforge_native.node");
 
 let cached: AddonLoad | undefined;
 
