@@ -260,6 +260,18 @@ export class SafetensorsFile implements TensorReader {
     return out;
   }
 
+  /**
+   * Reads bytes [start, start + out.byteLength) of a tensor into `out`, so a loader can fill its own storage
+   * directly or stream a large tensor in chunks without a second full-size copy.
+   */
+  async readInto(name: string, out: Uint8Array, start = 0): Promise<void> {
+    const info = this.info(name);
+    if (start < 0 || start + out.byteLength > info.byteLength) {
+      throw new SafetensorsError(`${this.path}: tensor "${name}": bytes [${start}, ${start + out.byteLength}) are outside its ${info.byteLength} bytes`);
+    }
+    await readFully(this.openHandle(name), out, info.byteOffset + start, this.path, name);
+  }
+
   readSync(name: string): Uint8Array {
     const info = this.info(name);
     const fd = this.openHandle(name).fd;

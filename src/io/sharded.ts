@@ -15,6 +15,8 @@ export interface TensorReader {
   has(name: string): boolean;
   info(name: string): TensorInfo;
   read(name: string): Promise<Uint8Array>;
+  /** Bytes [start, start + out.byteLength) of a tensor, read into `out`. */
+  readInto(name: string, out: Uint8Array, start?: number): Promise<void>;
   readSync(name: string): Uint8Array;
   close(): Promise<void>;
 }
@@ -107,6 +109,10 @@ export class ShardedSafetensors implements TensorReader {
 
   read(name: string): Promise<Uint8Array> {
     return this.shard(name).read(name);
+  }
+
+  readInto(name: string, out: Uint8Array, start = 0): Promise<void> {
+    return this.shard(name).readInto(name, out, start);
   }
 
   readSync(name: string): Uint8Array {

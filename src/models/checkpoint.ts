@@ -95,24 +95,31 @@ function toF64(model: PreTrainedModel): void {
   }
 }
 
-function decodeInto(bytes: Uint8Array, dtype: string, out: FloatArray, name: string, file: string): void {
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const CHUNK_ELEMENTS = 1 << 20;
+
+/**
+ * Fills a parameter's storage from a checkpoint tensor. Same-dtype tensors are read straight into the
+ * storage; others are converted in chunks, so loading never holds a second full copy of a large tensor.
+ */
+async function readInto(reader: TensorReader, key: string, dtype: string, out: FloatArray, source: string): Promise<void> {
   const n = out.length;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  switch (dtype) {
-    case "F32":
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
-      return;
-    case "F64":
-      for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
-      return;
-    case "F16":
-      for (let i = 0; i < n; i++) out[i] = f16BitsToF32(view.getUint16(i * 2, true));
-      return;
-    case "BF16":
-      for (let i = 0; i < n; i++) out[i] = bf16BitsToF32(view.getUint16(i * 2, true));
-      return;
-    default:
-      throw new CheckpointError(`${file}: tensor "${name}" has dtype ${dtype}; model weights must be F32, F16, BF16 or F64`);
+  if (LITTLE_ENDIAN && ((dtype === "F32" && out instanceof Float32Array) || (dtype === "F64" && out instanceof Float64Array))) {
+    await reader.readInto(key, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+    return;
+  }
+  const size = dtype === "F64" ? 8 : dtype === "F32" ? 4 : dtype === "F16" || dtype === "BF16" ? 2 : 0;
+  if (size === 0) throw new CheckpointError(`${source}: tensor "${key}" has dtype ${dtype}; model weights must be F32, F16, BF16 or F64`);
+  const chunk = new Uint8Array(Math.min(n, CHUNK_ELEMENTS) * size);
+  for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
+    const count = Math.min(CHUNK_ELEMENTS, n - start);
+    const bytes = chunk.subarray(0, count * size);
+    await reader.readInto(key, bytes, start * size);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (dtype === "F32") for (let i = 0; i < count; i++) out[start + i] = view.getFloat32(i * 4, true);
+    else if (dtype === "F64") for (let i = 0; i < count; i++) out[start + i] = view.getFloat64(i * 8, true);
+    else if (dtype === "F16") for (let i = 0; i < count; i++) out[start + i] = f16BitsToF32(view.getUint16(i * 2, true));
+    else for (let i = 0; i < count; i++) out[start + i] = bf16BitsToF32(view.getUint16(i * 2, true));
   }
 }
 
@@ -152,7 +159,7 @@ export async function loadWeights(model: PreTrainedModel, reader: TensorReader, 
     if (info.shape.length !== p.shape.length || info.shape.some((d, i) => d !== p.shape[i])) {
       throw new CheckpointError(`${source}: tensor "${key}" has shape [${info.shape.join(", ")}], the model expects [${p.shape.join(", ")}] for ${name}`);
     }
-    decodeInto(await reader.read(key), info.dtype, p.data as FloatArray, key, source);
+    await readInto(reader, key, info.dtype, p.data as FloatArray, source);
     used.add(key);
     loaded.add(p);
   }
