@@ -58,7 +58,15 @@ export function register(program: Command): void {
           throw new TokenizerTrainerError(`--special-tokens has an empty entry: ${JSON.stringify(opts.specialTokens)}`);
         }
       }
-      if (opts.byteFallback && type !== "unigram") throw new TokenizerTrainerError("--byte-fallback applies to --type unigram only");
+      const only = (flag: string, given: unknown, types: TokenizerModelType[]): void => {
+        if (given !== undefined && !types.includes(type)) {
+          throw new TokenizerTrainerError(`${flag} applies to --type ${types.join(" or ")} only`);
+        }
+      };
+      only("--min-frequency", minFrequency, ["bpe", "wordpiece"]);
+      only("--limit-alphabet", limitAlphabet, ["bpe", "wordpiece"]);
+      only("--unk-token", opts.unkToken, ["wordpiece", "unigram"]);
+      only("--byte-fallback", opts.byteFallback, ["unigram"]);
       let bytes = 0;
       for (const file of files) {
         let size: number;

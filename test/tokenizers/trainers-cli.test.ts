@@ -28,7 +28,8 @@ describe("lmforge train-tokenizer", () => {
   it("trains wordpiece and unigram with --json summaries", () => {
     for (const [type, size] of [["wordpiece", "60"], ["unigram", "40"]] as const) {
       const out = path.join(dir, type);
-      const r = runCli(["train-tokenizer", "--type", type, "--vocab-size", size, "--min-frequency", "2", corpus, "--out", out, "--json"].filter((a) => type === "wordpiece" || (a !== "--min-frequency" && a !== "2")));
+      const extra = type === "wordpiece" ? ["--min-frequency", "2"] : [];
+      const r = runCli(["train-tokenizer", "--type", type, "--vocab-size", size, ...extra, corpus, "--out", out, "--json"]);
       expect(r.status, r.stderr).toBe(0);
       const summary = JSON.parse(r.stdout);
       expect(summary).toMatchObject({ type, files: 1, path: path.join(out, "tokenizer.json") });
@@ -46,6 +47,7 @@ describe("lmforge train-tokenizer", () => {
     [["--type", "bpe", "--vocab-size", "100"], /vocabSize 100 is smaller than the 257/],
     [["--type", "bpe", "--vocab-size", "300", "--special-tokens", "a,,b"], /--special-tokens has an empty entry/],
     [["--type", "bpe", "--vocab-size", "300", "--byte-fallback"], /--byte-fallback applies to --type unigram only/],
+    [["--type", "unigram", "--vocab-size", "300", "--min-frequency", "2"], /--min-frequency applies to --type bpe or wordpiece only/],
   ])("rejects %j", (args, message) => {
     const r = runCli(["train-tokenizer", ...args, corpus, "--out", path.join(dir, "bad")]);
     expect(r.status).toBe(1);

@@ -263,6 +263,10 @@ describe("option errors", () => {
     [{ type: "unigram", texts, vocabSize: 50, shrinkingFactor: 1.5 }, /shrinkingFactor must be in \(0, 1\)/],
     [{ type: "wordpiece", texts, vocabSize: 50, specialTokens: ["[UNK]", "[UNK]"] }, /specialTokens has duplicates/],
     [{ type: "bpe", files: ["/nonexistent/corpus.txt"], vocabSize: 300 }, /cannot read training file \/nonexistent\/corpus.txt/],
+    [{ type: "bpe", texts: "one string", vocabSize: 300 }, /texts must be an iterable of strings, not one string/],
+    [{ type: "unigram", texts, vocabSize: 50, minFrequency: 2 }, /minFrequency applies to type bpe or wordpiece, not unigram/],
+    [{ type: "bpe", texts, vocabSize: 300, byteFallback: true }, /byteFallback applies to type unigram, not bpe/],
+    [{ type: "wordpiece", texts: ["  \n", ""], vocabSize: 50 }, /hold no words to train on/],
   ])("%o", (options, message) => {
     expect(() => trainTokenizer(options as never)).toThrow(TokenizerTrainerError);
     expect(() => trainTokenizer(options as never)).toThrow(message);

@@ -54,7 +54,7 @@ export function trainTokenizer(options: TrainTokenizerOptions): TrainedTokenizer
   let specialTokens = [...(o.specialTokens ?? DEFAULT_SPECIAL_TOKENS[o.type])];
 
   if (o.type === "bpe") {
-    const words = countWords(sequences, byteLevelSplitter);
+    const words = nonEmpty(countWords(sequences, byteLevelSplitter));
     const { vocab, merges } = trainBpe(words, {
       vocabSize: o.vocabSize,
       minFrequency: o.minFrequency ?? 0,
@@ -70,7 +70,7 @@ export function trainTokenizer(options: TrainTokenizerOptions): TrainedTokenizer
     const unkToken = o.unkToken ?? "[UNK]";
     if (!specialTokens.includes(unkToken)) specialTokens = [unkToken, ...specialTokens];
     const prefix = o.continuingSubwordPrefix ?? "##";
-    const words = countWords(sequences, bertSplitter);
+    const words = nonEmpty(countWords(sequences, bertSplitter));
     const { vocab } = trainBpe(words, {
       vocabSize: o.vocabSize,
       minFrequency: o.minFrequency ?? 0,
@@ -86,7 +86,7 @@ export function trainTokenizer(options: TrainTokenizerOptions): TrainedTokenizer
   const unkToken = o.unkToken ?? "<unk>";
   if (!specialTokens.includes(unkToken)) specialTokens = [unkToken, ...specialTokens];
   const bytePieces = o.byteFallback ? BYTE_PIECES : [];
-  const words = countWords(sequences, metaspaceSplitter);
+  const words = nonEmpty(countWords(sequences, metaspaceSplitter));
   const pieces = trainUnigram(words, {
     vocabSize: o.vocabSize,
     specialTokens: [...specialTokens, ...bytePieces],
@@ -101,6 +101,11 @@ export function trainTokenizer(options: TrainTokenizerOptions): TrainedTokenizer
 
 const BYTE_PIECES = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
 
+function nonEmpty(words: Map<string, number>): Map<string, number> {
+  if (words.size === 0) throw new TokenizerTrainerError("the training files/texts hold no words to train on");
+  return words;
+}
+
 function checkFits(actual: number, vocabSize: number): void {
   if (actual > vocabSize) {
     throw new TokenizerTrainerError(
@@ -109,6 +114,18 @@ function checkFits(actual: number, vocabSize: number): void {
     );
   }
 }
+
+const TYPE_SPECIFIC: Partial<Record<keyof TrainTokenizerOptions, readonly TokenizerModelType[]>> = {
+  minFrequency: ["bpe", "wordpiece"],
+  limitAlphabet: ["bpe", "wordpiece"],
+  unkToken: ["wordpiece", "unigram"],
+  continuingSubwordPrefix: ["wordpiece"],
+  maxPieceLength: ["unigram"],
+  shrinkingFactor: ["unigram"],
+  nSubIterations: ["unigram"],
+  seedSize: ["unigram"],
+  byteFallback: ["unigram"],
+};
 
 function validate(options: TrainTokenizerOptions): TrainTokenizerOptions {
   const fail = (message: string): never => {
@@ -122,6 +139,13 @@ function validate(options: TrainTokenizerOptions): TrainTokenizerOptions {
   }
   if (options.files !== undefined && (!Array.isArray(options.files) || options.files.length === 0)) {
     fail("files must be a non-empty array of paths");
+  }
+  if (typeof options.texts === "string") fail("texts must be an iterable of strings, not one string; wrap it in an array");
+  for (const key of Object.keys(options) as Array<keyof TrainTokenizerOptions>) {
+    const types = TYPE_SPECIFIC[key];
+    if (types && options[key] !== undefined && !types.includes(options.type)) {
+      fail(`${key} applies to type ${types.join(" or ")}, not ${options.type}`);
+    }
   }
   const positiveInt = (name: string, value: number | undefined, min: number): void => {
     if (value !== undefined && !(Number.isInteger(value) && value >= min)) {
