@@ -27,7 +27,7 @@ const FLAGS: { flag: string; option: keyof GenerationOptions; kind: "int" | "num
 ];
 
 /** commander's attribute name of a flag (a leading "no-" is commander's negation: the value lands without it). */
-function attribute(flag: string): string {
+export function flagAttribute(flag: string): string {
   const name = flag.startsWith("no-") ? flag.slice(3) : flag;
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
@@ -55,7 +55,7 @@ function parseInt10(flag: string, text: string): number {
 export function readGenerationFlags(opts: Record<string, unknown>): GenerateOptions {
   const out: Record<string, unknown> = {};
   for (const f of FLAGS) {
-    const raw = opts[attribute(f.flag)];
+    const raw = opts[flagAttribute(f.flag)];
     if (typeof raw !== "string") continue; // unset (commander gives a negated flag the default true)
     switch (f.kind) {
       case "int":
@@ -82,9 +82,13 @@ export function readGenerationFlags(opts: Record<string, unknown>): GenerateOpti
   if (Array.isArray(opts.stop)) out.stopStrings = opts.stop;
   if (opts.logprobs) out.returnLogprobs = true;
   if (opts.truncate) out.truncate = true;
-  const options = out as GenerateOptions;
+  return checkGenerateOptions(out as GenerateOptions);
+}
+
+/** Validates the generation options among `options`; errors name the flags. */
+export function checkGenerateOptions(options: GenerateOptions): GenerateOptions {
+  const { truncate: _truncate, addSpecialTokens: _add, ...generation } = options;
   try {
-    const { truncate: _truncate, ...generation } = options;
     validateGenerationOptions(generation);
   } catch (err) {
     throw renameOption(err);
