@@ -8,3 +8,4 @@ export type { ChatMessage } from "./chat-template.js";
 export { loadTokenizer, type LoadTokenizerOptions } from "./load.js";
 export { TokenizerError } from "./errors.js";
 export type { AddedToken } from "./added-vocabulary.js";
+export * from "./trainers/index.js";
