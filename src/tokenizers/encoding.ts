@@ -32,7 +32,86 @@ export function concatEncodings(parts: Encoding[]): Encoding {
 }
 
 export function withTypeId(e: Encoding, typeId: number): Encoding {
-  return { ...e, typeIds: e.typeIds.map(() => typeId) };
+  return { ...copyFields(e), typeIds: e.typeIds.map(() => typeId) };
+}
+
+/** The six fields as a plain object (an Encoding may be a SequenceEncoding with lazy fields). */
+export function copyFields(e: Encoding): Encoding {
+  return {
+    ids: e.ids,
+    tokens: e.tokens,
+    offsets: e.offsets,
+    attentionMask: e.attentionMask,
+    typeIds: e.typeIds,
+    specialTokensMask: e.specialTokensMask,
+  };
+}
+
+/**
+ * The encoding of one sequence before post-processing, keeping offsets in a flat Int32Array: the per-token
+ * arrays (offsets, masks, type ids) are built on first read, so encoding megabytes of text for its ids does
+ * not fill the heap with millions of small arrays.
+ */
+export class SequenceEncoding implements Encoding {
+  readonly ids: number[] = [];
+  readonly tokens: string[] = [];
+  private flat = new Int32Array(64);
+  private _offsets?: [number, number][];
+  private _attentionMask?: number[];
+  private _typeIds?: number[];
+  private _specialTokensMask?: number[];
+
+  constructor(private readonly typeId: number) {}
+
+  push(id: number, token: string, start: number, end: number): void {
+    const i = this.ids.length;
+    if (2 * i + 2 > this.flat.length) {
+      const bigger = new Int32Array(this.flat.length * 2);
+      bigger.set(this.flat);
+      this.flat = bigger;
+    }
+    this.flat[2 * i] = start;
+    this.flat[2 * i + 1] = end;
+    this.ids.push(id);
+    this.tokens.push(token);
+  }
+
+  get offsets(): [number, number][] {
+    if (!this._offsets) {
+      const out = new Array<[number, number]>(this.ids.length);
+      for (let i = 0; i < out.length; i++) out[i] = [this.flat[2 * i]!, this.flat[2 * i + 1]!];
+      this._offsets = out;
+    }
+    return this._offsets;
+  }
+  set offsets(value: [number, number][]) {
+    this._offsets = value;
+  }
+
+  get attentionMask(): number[] {
+    return (this._attentionMask ??= new Array<number>(this.ids.length).fill(1));
+  }
+  set attentionMask(value: number[]) {
+    this._attentionMask = value;
+  }
+
+  get typeIds(): number[] {
+    return (this._typeIds ??= new Array<number>(this.ids.length).fill(this.typeId));
+  }
+  set typeIds(value: number[]) {
+    this._typeIds = value;
+  }
+
+  get specialTokensMask(): number[] {
+    return (this._specialTokensMask ??= new Array<number>(this.ids.length).fill(0));
+  }
+  set specialTokensMask(value: number[]) {
+    this._specialTokensMask = value;
+  }
+
+  toJSON(): Encoding {
+    return copyFields(this);
+  }
 }
 
 export function specialEncoding(ids: number[], tokens: string[], typeId: number): Encoding {

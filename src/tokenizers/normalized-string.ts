@@ -167,7 +167,7 @@ export class NormalizedString {
     }
   }
 
-  /** @internal */
+  /** Text with explicit alignments: two ints (original start, end) per UTF-16 unit. */
   static fromParts(text: string, align: Int32Array): NormalizedString {
     return new NormalizedString(text, align, 0);
   }

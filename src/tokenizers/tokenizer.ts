@@ -4,7 +4,7 @@ import { asObject, TokenizerError } from "./errors.js";
 import { type AddedToken, AddedTokenMatcher, readAddedTokens } from "./added-vocabulary.js";
 import { type ChatMessage, renderChatTemplate, selectChatTemplate } from "./chat-template.js";
 import { decoderFromJSON, type Decoder } from "./decoders/index.js";
-import { type Encoding, emptyEncoding, padEncoding, truncateEncoding } from "./encoding.js";
+import { type Encoding, emptyEncoding, padEncoding, SequenceEncoding, truncateEncoding } from "./encoding.js";
 import { modelFromJSON, type Model } from "./models/index.js";
 import { NormalizedString } from "./normalized-string.js";
 import { normalizerFromJSON, type Normalizer } from "./normalizers/index.js";
@@ -280,15 +280,10 @@ export class Tokenizer {
 
   private encodeSequence(text: string, typeId: number): Encoding {
     const input = text.replace(LONE_SURROGATE, "\ufffd");
-    const e = emptyEncoding();
-    const pushAdded = (t: AddedToken, start: number, end: number): void => {
-      e.ids.push(t.id);
-      e.tokens.push(t.content);
-      e.offsets.push([start, end]);
-    };
+    const e = new SequenceEncoding(typeId);
     for (const seg of this.rawMatcher.split(input)) {
       if (seg.token) {
-        pushAdded(seg.token, seg.start, seg.end);
+        e.push(seg.token.id, seg.token.content, seg.start, seg.end);
         continue;
       }
       let ns = NormalizedString.fromText(input.slice(seg.start, seg.end), seg.start);
@@ -296,24 +291,18 @@ export class Tokenizer {
       for (const sub of this.normalizedMatcher.split(ns.normalized)) {
         if (sub.token) {
           const [start, end] = ns.originalRange(sub.start, sub.end);
-          pushAdded(sub.token, start, end);
+          e.push(sub.token.id, sub.token.content, start, end);
           continue;
         }
         const piece = ns.slice(sub.start, sub.end);
         const words = this.preTokenizer ? this.preTokenizer.preTokenize([piece]) : [piece];
         for (const word of words) {
           for (const t of this.model.tokenize(word.normalized)) {
-            e.ids.push(t.id);
-            e.tokens.push(t.value);
-            e.offsets.push(word.originalRange(t.start, t.end));
+            e.push(t.id, t.value, word.alignStart(t.start), word.alignEnd(t.end - 1));
           }
         }
       }
     }
-    const n = e.ids.length;
-    e.attentionMask = new Array<number>(n).fill(1);
-    e.typeIds = new Array<number>(n).fill(typeId);
-    e.specialTokensMask = new Array<number>(n).fill(0);
     return e;
   }
 

@@ -3,7 +3,7 @@ import { utf8Bytes } from "../byte-level.js";
 import { NumberHeap } from "./heap.js";
 import { type Model, type ModelToken, readVocabObject, reverseVocab, WordCache } from "./model.js";
 
-// Pair keys and heap entries pack two integers into one exactly-representable double.
+// Merge values and heap entries pack two integers into one exactly-representable double.
 const ID_SPACE = 2 ** 22;
 const POS_SPACE = 2 ** 26;
 
@@ -58,8 +58,9 @@ class Symbols {
 export class BPE implements Model {
   private readonly vocabMap: Map<string, number>;
   private readonly vocabR: string[];
-  /** (left id, right id) -> rank * ID_SPACE + merged id. */
-  private readonly merges = new Map<number, number>();
+  /** merges[left id] maps right id -> rank * ID_SPACE + merged id (small-integer keys keep lookups fast). */
+  private readonly merges: Array<Map<number, number> | undefined> = [];
+  private mergeCount = 0;
   private readonly cache = new WordCache<ModelToken[]>();
   private readonly charIds = new Int32Array(65536).fill(UNSEEN);
   private readonly unkId: number | undefined;
@@ -89,9 +90,9 @@ export class BPE implements Model {
       if (id === undefined) {
         throw new TokenizerError(`tokenizer.json: model.merges[${rank}] produces "${merged}", which is missing from model.vocab`);
       }
-      const key = left * ID_SPACE + right;
       // Later duplicates win, as in the HashMap tokenizers builds.
-      this.merges.set(key, rank * ID_SPACE + id);
+      (this.merges[left] ??= new Map()).set(right, rank * ID_SPACE + id);
+      this.mergeCount++;
     });
     if (options.unkToken != null) this.unkId = this.vocabMap.get(options.unkToken);
     if (options.byteFallback) {
@@ -222,12 +223,13 @@ export class BPE implements Model {
   private mergeWord(word: string): Symbols {
     const sym = this.initialSymbols(word);
     const n = sym.count;
-    if (n < 2 || this.merges.size === 0) return sym;
+    if (n < 2 || this.mergeCount === 0) return sym;
     const { id, end, prev, next } = sym;
-    const merges = this.merges;
+    const table = this.merges;
+    const merge = (left: number, right: number): number | undefined => table[left]?.get(right);
     const heap = new NumberHeap();
     for (let i = 0; i + 1 < n; i++) {
-      const m = merges.get(id[i]! * ID_SPACE + id[i + 1]!);
+      const m = merge(id[i]!, id[i + 1]!);
       if (m !== undefined) heap.push(Math.floor(m / ID_SPACE) * POS_SPACE + i);
     }
     for (let top = heap.pop(); top !== undefined; top = heap.pop()) {
@@ -236,7 +238,7 @@ export class BPE implements Model {
       if (end[pos]! < 0) continue;
       const right = next[pos]!;
       if (right < 0) continue;
-      const m = merges.get(id[pos]! * ID_SPACE + id[right]!);
+      const m = merge(id[pos]!, id[right]!);
       if (m === undefined || Math.floor(m / ID_SPACE) !== rank) continue;
       id[pos] = m - rank * ID_SPACE;
       end[pos] = end[right]!;
@@ -247,11 +249,11 @@ export class BPE implements Model {
       if (after >= 0) prev[after] = pos;
       const before = prev[pos]!;
       if (before >= 0) {
-        const mp = merges.get(id[before]! * ID_SPACE + id[pos]!);
+        const mp = merge(id[before]!, id[pos]!);
         if (mp !== undefined) heap.push(Math.floor(mp / ID_SPACE) * POS_SPACE + before);
       }
       if (after >= 0) {
-        const mn = merges.get(id[pos]! * ID_SPACE + id[after]!);
+        const mn = merge(id[pos]!, id[after]!);
         if (mn !== undefined) heap.push(Math.floor(mn / ID_SPACE) * POS_SPACE + pos);
       }
     }

@@ -118,17 +118,62 @@ function toByteLevel(s: NormalizedString): NormalizedString {
     // Printable ASCII maps to itself; only spaces and control characters change.
     return CHANGED_ASCII.test(text) ? s.withSameLength(text.replace(CHANGED_ASCII_G, (c) => BYTE_TO_CHAR[c.charCodeAt(0)]!)) : s;
   }
-  return s.mapChars((ch, cp) => {
-    if (cp < 0x80) return BYTE_TO_CHAR[cp]!;
-    let out = "";
-    for (const b of utf8Of(cp)) out += BYTE_TO_CHAR[b]!;
-    return out;
-  });
+  // Every byte becomes one BMP character carrying its source character's range: fill codes and ranges
+  // in typed arrays and decode them at once instead of building a string per character.
+  if (scratchCodes.length < 4 * text.length) {
+    scratchCodes = new Uint16Array(4 * text.length);
+    scratchAlign = new Int32Array(8 * text.length);
+  }
+  const codes = scratchCodes;
+  const align = scratchAlign;
+  let n = 0;
+  const emit = (byte: number, a: number, b: number): void => {
+    codes[n] = BYTE_CODES[byte]!;
+    align[2 * n] = a;
+    align[2 * n + 1] = b;
+    n++;
+  };
+  for (let i = 0; i < text.length; ) {
+    let cp = text.charCodeAt(i);
+    let len = 1;
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        cp = ((cp - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+        len = 2;
+      }
+    }
+    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+    const a = s.alignStart(i);
+    const b = s.alignEnd(i + len - 1);
+    if (cp < 0x80) emit(cp, a, b);
+    else if (cp < 0x800) {
+      emit(0xc0 | (cp >> 6), a, b);
+      emit(0x80 | (cp & 63), a, b);
+    } else if (cp < 0x10000) {
+      emit(0xe0 | (cp >> 12), a, b);
+      emit(0x80 | ((cp >> 6) & 63), a, b);
+      emit(0x80 | (cp & 63), a, b);
+    } else {
+      emit(0xf0 | (cp >> 18), a, b);
+      emit(0x80 | ((cp >> 12) & 63), a, b);
+      emit(0x80 | ((cp >> 6) & 63), a, b);
+      emit(0x80 | (cp & 63), a, b);
+    }
+    i += len;
+  }
+  const result = NormalizedString.fromParts(UTF16.decode(codes.subarray(0, n)), align.slice(0, 2 * n));
+  if (scratchCodes.length > 1 << 16) {
+    scratchCodes = new Uint16Array(256);
+    scratchAlign = new Int32Array(512);
+  }
+  return result;
 }
 
-function utf8Of(cp: number): number[] {
-  if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
-  if (cp < 0x800) return [0xc0 | (cp >> 6), 0x80 | (cp & 63)];
-  if (cp < 0x10000) return [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
-  return [0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
-}
+// Reused between words; a buffer grown for a huge word is dropped again afterwards.
+let scratchCodes = new Uint16Array(256);
+let scratchAlign = new Int32Array(512);
+
+const BYTE_CODES = Uint16Array.from(BYTE_TO_CHAR, (c) => c.charCodeAt(0));
+// Byte-level characters are all below U+0200, so UTF-16LE code units decode to exactly these characters.
+const UTF16 = new TextDecoder("utf-16le");
