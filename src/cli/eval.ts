@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { EvaluationError, evaluate, formatTable, loadTask, writeHtmlReport, type EvalModel } from "../evaluation/index.js";
@@ -47,6 +48,9 @@ export function register(program: Command): void {
       const models: EvalModel[] = [];
       for (const [i, source] of opts.model.entries()) {
         const tokenizerSource = opts.tokenizer[opts.tokenizer.length === 1 ? 0 : i] ?? source;
+        if (tokenizerSource === source && existsSync(source) && !existsSync(path.join(source, "tokenizer.json"))) {
+          throw new EvaluationError(`--model ${source} has no tokenizer.json; give --tokenizer <folder or file>`);
+        }
         models.push({ name: names[i]!, model: await loadModel(source), tokenizer: await loadTokenizer(tokenizerSource) });
       }
       const progress = process.stderr.isTTY

@@ -5,7 +5,7 @@ import { classificationReport, exactMatchScore, tokenF1Score } from "./classific
 import { EvaluationError } from "./errors.js";
 import { perplexity } from "./perplexity.js";
 import { rouge, DEFAULT_ROUGE_TYPES } from "./rouge.js";
-import { greedyGenerate, loglikelihood, type EvalTokenizer, type GreedyOptions } from "./scoring.js";
+import { generateText, loglikelihood, type EvalTokenizer, type GenerationTaskOptions } from "./scoring.js";
 import { buildTaskPrompt, choicesOf, referencesOf, renderTemplate, resolveTarget, type Task } from "./task.js";
 
 export interface EvalModel {
@@ -15,8 +15,13 @@ export interface EvalModel {
   tokenizer: EvalTokenizer;
 }
 
-/** Produces a prediction for a generation task; the default is greedy decoding (`greedyGenerate`). */
-export type GenerateFn = (model: PreTrainedModel, tokenizer: EvalTokenizer, prompt: string, options: GreedyOptions) => string | Promise<string>;
+/** Produces a prediction for a generation task; the default is greedy decoding (`generateText`). */
+export type GenerateFn = (
+  model: PreTrainedModel,
+  tokenizer: EvalTokenizer,
+  prompt: string,
+  options: GenerationTaskOptions,
+) => string | Promise<string>;
 
 export interface EvaluateOptions {
   models: readonly EvalModel[];
@@ -95,7 +100,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         results.push(loglikelihoodTask(task, m, prompts, tick));
         break;
       case "generate":
-        results.push(await generationTask(task, m, prompts, options.generate ?? ((model, tok, p, o) => greedyGenerate(model, tok, p, o).text), tick));
+        results.push(await generationTask(task, m, prompts, options.generate ?? generateText, tick));
         break;
       case "perplexity":
         results.push(perplexityTask(m, prompts, tick));

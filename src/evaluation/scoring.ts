@@ -1,12 +1,12 @@
 import type { PreTrainedModel } from "../models/model.js";
-import type { KVCache } from "../models/cache.js";
+import { generate } from "../generation/generate.js";
 import { argmaxRow, logSoftmaxRow } from "../generation/sampling.js";
 import { noGrad, type Tensor } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { EvaluationError } from "./errors.js";
 
 /** What the harness needs from a tokenizer (lmforge's Tokenizer fits). */
-export type EvalTokenizer = Pick<Tokenizer, "encode" | "decode" | "bosTokenId" | "eosTokenId">;
+export type EvalTokenizer = Pick<Tokenizer, "encode" | "decode" | "bosTokenId" | "eosTokenId" | "padTokenId">;
 
 export interface LoglikelihoodResult {
   /** Sum of the log-probabilities (nats) of the continuation's tokens. */
@@ -98,92 +98,30 @@ export function loglikelihood(model: PreTrainedModel, tok: EvalTokenizer, contex
   });
 }
 
-export interface GreedyOptions {
+export interface GenerationTaskOptions {
   maxNewTokens: number;
+  /** Text ends at the first of these strings, which is cut off (lm-eval's `until`). */
   stop: readonly string[];
 }
 
-export interface GreedyResult {
-  text: string;
-  ids: number[];
-  finishReason: "length" | "eos" | "stop";
-}
-
 /**
- * Greedy decoding with the KV cache, for generation tasks. The prompt is left-truncated so prompt + maxNewTokens
- * fits the model's context (as lm-eval does); decoding ends at EOS (the model's and the tokenizer's), after
- * maxNewTokens, or at the first stop string, which is cut from the text.
+ * Greedy generation for generation tasks, as lm-eval's generate_until: the prompt is encoded as for
+ * log-likelihoods (no special tokens for causal LMs) and left-truncated to leave room for maxNewTokens; the
+ * text ends at EOS, after maxNewTokens, or before the first stop string.
  */
-export function greedyGenerate(model: PreTrainedModel, tok: EvalTokenizer, prompt: string, options: GreedyOptions): GreedyResult {
-  const eos = new Set<number>([model.config.eosTokenId ?? [], tok.eosTokenId ?? []].flat());
-  const ids: number[] = [];
-  let finishReason: GreedyResult["finishReason"] = "length";
-  let text = "";
-  noGrad(() => {
-    let step: (next: number | null) => Tensor;
-    if (model.isEncoderDecoder) {
-      const encoderIds = encode(tok, prompt, true);
-      checkIds(model, encoderIds, "generate");
-      const start = (model.config as { decoderStartTokenId?: number }).decoderStartTokenId ?? model.config.padTokenId ?? 0;
-      let cache: KVCache | undefined;
-      let encoderOutputs: Tensor | undefined;
-      step = (next) => {
-        const out = model.forward({
-          ...(encoderOutputs ? { encoderOutputs } : { inputIds: [encoderIds] }),
-          decoderInputIds: [[next ?? start]],
-          pastKeyValues: cache ?? null,
-          useCache: true,
-        });
-        cache = out.pastKeyValues;
-        encoderOutputs ??= out.encoderLastHiddenState;
-        return out.logits;
-      };
-    } else {
-      let promptIds = encode(tok, prompt, false);
-      if (promptIds.length === 0) promptIds = [prefixTokenId(model, tok, "generate")];
-      const maxLength = model.maxPositionEmbeddings;
-      if (maxLength !== null) {
-        if (options.maxNewTokens >= maxLength) {
-          throw new EvaluationError(`generate: maxNewTokens (${options.maxNewTokens}) leaves no room for a prompt in the model's context of ${maxLength} tokens`);
-        }
-        promptIds = promptIds.slice(-(maxLength - options.maxNewTokens));
-      }
-      checkIds(model, promptIds, "generate");
-      let cache: KVCache | undefined;
-      step = (next) => {
-        const out = model.forward({ inputIds: [next === null ? promptIds : [next]], pastKeyValues: cache ?? null, useCache: true });
-        cache = out.pastKeyValues;
-        return out.logits;
-      };
-    }
-    let logits = step(null);
-    while (ids.length < options.maxNewTokens) {
-      const [, t, vocab] = logits.shape as [number, number, number];
-      const next = argmaxRow(logits.floatData.subarray((t - 1) * vocab, t * vocab));
-      if (eos.has(next)) {
-        finishReason = "eos";
-        break;
-      }
-      ids.push(next);
-      text = tok.decode(ids, { skipSpecialTokens: true });
-      const cut = firstStop(text, options.stop);
-      if (cut >= 0) {
-        text = text.slice(0, cut);
-        finishReason = "stop";
-        break;
-      }
-      if (ids.length === options.maxNewTokens) break;
-      logits = step(next);
-    }
+export async function generateText(model: PreTrainedModel, tok: EvalTokenizer, prompt: string, options: GenerationTaskOptions): Promise<string> {
+  let ids = encode(tok, prompt, model.isEncoderDecoder);
+  if (ids.length === 0 && !model.isEncoderDecoder) ids = [prefixTokenId(model, tok, "generate")];
+  checkIds(model, ids, "generate");
+  const stop = [...options.stop];
+  const out = await generate(model, tok, ids, {
+    maxNewTokens: options.maxNewTokens,
+    doSample: false,
+    numBeams: 1,
+    truncate: true,
+    ...(stop.length > 0 ? { stopStrings: stop } : {}),
   });
-  return { text, ids, finishReason };
-}
-
-function firstStop(text: string, stop: readonly string[]): number {
-  let at = -1;
-  for (const s of stop) {
-    const i = text.indexOf(s);
-    if (i >= 0 && (at < 0 || i < at)) at = i;
-  }
-  return at;
+  const text = out.text![0]!;
+  const cut = Math.min(...stop.map((s) => text.indexOf(s)).filter((i) => i >= 0));
+  return Number.isFinite(cut) ? text.slice(0, cut) : text;
 }

@@ -65,6 +65,7 @@ describe("lmforge eval", () => {
     const cases: [string[], RegExp][] = [
       [["--task", missing], /EvaluationError: task file .*missing\.yaml: field "dataset": cannot read .*none\.jsonl \(ENOENT\)/],
       [["--task", unknown], /field "metrics" has unknown metric "meteor"/],
+      [["--task", choicesTask], /--model .*gpt2 has no tokenizer\.json; give --tokenizer/],
       [["--task", choicesTask, "--limit", "0"], /--limit must be a positive integer, got "0"/],
       [["--task", choicesTask, "--tokenizer", tokenizer, "--tokenizer", tokenizer, "--tokenizer", tokenizer], /--tokenizer is given 3 times for 1 models/],
     ];

@@ -23,9 +23,10 @@ const tok = tinyTokenizer();
 let gpt2: PreTrainedModel;
 let llama: PreTrainedModel;
 let t5: PreTrainedModel;
+let bart: PreTrainedModel;
 
 beforeAll(async () => {
-  [gpt2, llama, t5] = await Promise.all([fixtureModel("gpt2"), fixtureModel("llama"), fixtureModel("t5")]);
+  [gpt2, llama, t5, bart] = await Promise.all(["gpt2", "llama", "t5", "bart"].map(fixtureModel));
 });
 
 /** Writes a task file and its dataset into a fresh folder; returns the task file's path. */
@@ -208,7 +209,7 @@ describe("evaluate: generation", () => {
     expect(m.examples[2]!.scores.rouge1).toBe(rg.scores.rouge1![2]!.fmeasure);
   });
 
-  it("greedy predictions equal an argmax loop without cache, and an empty prediction is reported", async () => {
+  it("greedy predictions (causal and encoder-decoder) equal an argmax loop without cache; empty predictions are reported", async () => {
     const task = loadTask(writeTask(yaml, { "d.jsonl": records }));
     const result = await evaluate({ models: [{ name: "gpt2", model: gpt2, tokenizer: tok }], task });
     records.forEach((r, i) => {
@@ -230,6 +231,26 @@ describe("evaluate: generation", () => {
       }
       expect(result.models[0]!.examples[i]!.prediction).toBe(text);
     });
+    expect(result.models[0]!.examples.some((e) => e.prediction.length > 0)).toBe(true);
+    // BART: the prompt (with special tokens) goes to the encoder; the decoder starts from decoder_start_token_id 2,
+    // and generation_config.json's forced_eos_token_id makes the 6th new token EOS, so at most 5 tokens of text.
+    const bartResult = await evaluate({ models: [{ name: "bart", model: bart, tokenizer: tok }], task });
+    const bartTexts = records.map((r) => {
+      const encoderIds = tok.encode(`Dialogue: ${r.dialogue}\nSummary:`).ids;
+      const out: number[] = [];
+      for (let step = 0; step < 5; step++) {
+        const logits = bart.forward({ inputIds: [encoderIds], decoderInputIds: [[2, ...out]] }).logits;
+        const vocab = logits.shape[2]!;
+        const row = Array.from(logits.floatData.subarray((logits.shape[1]! - 1) * vocab));
+        const next = row.indexOf(Math.max(...row));
+        if (next === 2) break; // BART's eos_token_id
+        out.push(next);
+      }
+      const text = tok.decode(out, { skipSpecialTokens: true });
+      return text.includes("\n") ? text.slice(0, text.indexOf("\n")) : text;
+    });
+    expect(bartResult.models[0]!.examples.map((e) => e.prediction)).toEqual(bartTexts);
+    expect(bartTexts.some((t) => t.length > 0)).toBe(true);
     const empty = await evaluate({ models: [{ name: "mute", model: gpt2, tokenizer: tok }], task, generate: () => "" });
     expect(empty.models[0]!.warnings).toEqual(["mute: 3 of 3 predictions are empty"]);
   });
