@@ -38,7 +38,7 @@ async function trainingTexts(): Promise<string[]> {
   return [...dialogues, ...choices];
 }
 
-/** A few full-batch-free AdamW steps: one sequence per step, causal LM loss with labels = inputs. */
+/** AdamW steps over the texts in turn, one sequence per step, causal LM loss with labels = inputs. */
 function fineTune(model: PreTrainedModel, tokenizer: Tokenizer, texts: string[]): number[] {
   const optimizer = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0 });
   const losses: number[] = [];
