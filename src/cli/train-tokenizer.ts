@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .option("--min-frequency <n>", "bpe/wordpiece: least count of a pair to merge it")
     .option("--special-tokens <list>", "comma-separated special tokens, placed first in the vocabulary")
     .option("--unk-token <token>", "wordpiece/unigram: the unknown token")
-    .option("--limit-alphabet <n>", "bpe/wordpiece: keep at most this many initial characters")
+    .option("--limit-alphabet <n>", "wordpiece: keep at most this many initial characters")
     .option("--byte-fallback", "unigram: add byte pieces so unseen characters encode as bytes")
     .option("--json", "print the summary as JSON")
     .action((files: string[], opts: Options) => {
@@ -64,7 +64,7 @@ export function register(program: Command): void {
         }
       };
       only("--min-frequency", minFrequency, ["bpe", "wordpiece"]);
-      only("--limit-alphabet", limitAlphabet, ["bpe", "wordpiece"]);
+      only("--limit-alphabet", limitAlphabet, ["wordpiece"]);
       only("--unk-token", opts.unkToken, ["wordpiece", "unigram"]);
       only("--byte-fallback", opts.byteFallback, ["unigram"]);
       let bytes = 0;

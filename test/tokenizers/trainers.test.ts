@@ -205,6 +205,15 @@ describe("WordPiece trainer", () => {
     // hug ##s (12), and among the pairs seen 6 times the smallest ids: ##g ##i (16, 18).
     expect(tokens.slice(22)).toEqual(["hu", "hug", "hugs", "##gi"]);
   });
+
+  it("keeps the limitAlphabet most frequent characters and drops the others from words", () => {
+    const tok = trainTokenizer({ type: "wordpiece", texts: ["aaaa bbb cc d ab ba\n"], vocabSize: 100, limitAlphabet: 2, specialTokens: ["[UNK]"] });
+    // a: 6, b: 5, c: 2, d: 1 -> alphabet a b; "cc" and "d" become empty words. ##a ##a occurs twice (in aaaa),
+    // then every pair once, so ids decide: a ##b (1,4), a ##aa (1,5), b ##a (2,3), b ##b (2,4), aaa ##a, bb ##b.
+    expect(Object.keys(modelOf(tok).vocab as object)).toEqual([
+      "[UNK]", "a", "b", "##a", "##b", "##aa", "ab", "aaa", "ba", "bb", "aaaa", "bbb",
+    ]);
+  });
 });
 
 describe("WordPiece trainer on the Brown corpus", () => {

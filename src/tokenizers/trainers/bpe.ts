@@ -4,6 +4,8 @@
  * with the smaller (left id, right id), so the result is deterministic. Pair counts are updated incrementally from
  * the words a merge touched (a pair -> words index plus a lazily invalidated max-heap), never recounted.
  */
+import { TokenizerTrainerError } from "./errors.js";
+
 export interface BpeTrainOptions {
   vocabSize: number;
   minFrequency: number;
@@ -42,6 +44,9 @@ export function trainBpe(wordCounts: Map<string, number>, options: BpeTrainOptio
   for (const token of options.specialTokens) add(token);
   for (const c of computeAlphabet(wordCounts, options)) add(c);
 
+  if (Math.max(options.vocabSize, vocab.length) > PAIR_SHIFT) {
+    throw new TokenizerTrainerError(`vocabSize must be at most ${PAIR_SHIFT}, got ${options.vocabSize}`);
+  }
   const prefix = options.continuingSubwordPrefix;
   const words: number[][] = [];
   const counts: number[] = [];
@@ -78,7 +83,7 @@ export function trainBpe(wordCounts: Map<string, number>, options: BpeTrainOptio
     const { count: queued, key } = heap.pop();
     const count = pairCounts.get(key) ?? 0;
     if (count !== queued) {
-      // Stale entry: counts only fall between pushes, so re-queue it at its current count.
+      // Stale entry (the count changed since it was queued): re-queue it at its current count.
       if (count > 0) heap.push(count, key);
       continue;
     }

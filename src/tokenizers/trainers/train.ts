@@ -23,9 +23,9 @@ export interface TrainTokenizerOptions {
   specialTokens?: readonly string[];
   /** wordpiece/unigram: the unknown token (default `[UNK]` / `<unk>`), added to the special tokens if missing. */
   unkToken?: string;
-  /** bpe/wordpiece: keep at most this many initial characters. */
+  /** wordpiece: keep at most this many initial characters, dropping the rarest (byte-level BPE always has 256). */
   limitAlphabet?: number;
-  /** Characters always in the vocabulary, seen in the corpus or not. */
+  /** wordpiece/unigram: characters always in the vocabulary, seen in the corpus or not. */
   initialAlphabet?: readonly string[];
   /** wordpiece: prefix of word-continuing pieces (default `##`). */
   continuingSubwordPrefix?: string;
@@ -59,8 +59,7 @@ export function trainTokenizer(options: TrainTokenizerOptions): TrainedTokenizer
       vocabSize: o.vocabSize,
       minFrequency: o.minFrequency ?? 0,
       specialTokens,
-      initialAlphabet: [...BYTE_TO_CHAR, ...(o.initialAlphabet ?? [])],
-      limitAlphabet: o.limitAlphabet,
+      initialAlphabet: BYTE_TO_CHAR,
     });
     checkFits(vocab.length, o.vocabSize);
     return byteLevelBpeJson(vocab, merges, specialTokens);
@@ -110,14 +109,15 @@ function checkFits(actual: number, vocabSize: number): void {
   if (actual > vocabSize) {
     throw new TokenizerTrainerError(
       `vocabSize ${vocabSize} is smaller than the ${actual} special tokens and initial characters; ` +
-        `expected vocabSize >= ${actual} (or set limitAlphabet)`,
+        `expected vocabSize >= ${actual}`,
     );
   }
 }
 
 const TYPE_SPECIFIC: Partial<Record<keyof TrainTokenizerOptions, readonly TokenizerModelType[]>> = {
   minFrequency: ["bpe", "wordpiece"],
-  limitAlphabet: ["bpe", "wordpiece"],
+  limitAlphabet: ["wordpiece"],
+  initialAlphabet: ["wordpiece", "unigram"],
   unkToken: ["wordpiece", "unigram"],
   continuingSubwordPrefix: ["wordpiece"],
   maxPieceLength: ["unigram"],
@@ -155,7 +155,7 @@ function validate(options: TrainTokenizerOptions): TrainTokenizerOptions {
   if (options.vocabSize === undefined) fail("vocabSize is required");
   positiveInt("vocabSize", options.vocabSize, 1);
   positiveInt("minFrequency", options.minFrequency, 0);
-  positiveInt("limitAlphabet", options.limitAlphabet, 0);
+  positiveInt("limitAlphabet", options.limitAlphabet, 1);
   positiveInt("maxPieceLength", options.maxPieceLength, 1);
   positiveInt("nSubIterations", options.nSubIterations, 1);
   positiveInt("seedSize", options.seedSize, 1);
