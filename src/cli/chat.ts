@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { GenerationError, generateStream, type GenerateOptions } from "../generation/index.js";
+import { GenerationError, generateStream, generationOptionsFromConfig, type GenerateOptions } from "../generation/index.js";
 import { LmforgeError } from "../errors.js";
 import type { PreTrainedModel } from "../models/index.js";
 import type { ChatMessage, Tokenizer } from "../tokenizers/index.js";
@@ -87,8 +87,8 @@ function fitHistory(tokenizer: Tokenizer, model: PreTrainedModel, system: ChatMe
 }
 
 /** The settings a reply is generated with: the model's generation_config.json under the ones set here. */
-function settings(model: PreTrainedModel, options: GenerateOptions): Record<string, unknown> {
-  return { ...(model.generationConfig ?? {}), ...options };
+function settings(model: PreTrainedModel, options: GenerateOptions): GenerateOptions {
+  return { ...(model.generationConfig ? generationOptionsFromConfig(model.generationConfig) : {}), ...options };
 }
 
 /** "/set temperature 0.7", "/set max-new-tokens 32", "/set do-sample true". */
