@@ -1,10 +1,13 @@
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { describe, expect, it } from "vitest";
-import { Tokenizer } from "../../src/tokenizers/index.js";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Tokenizer, loadTokenizer } from "../../src/tokenizers/index.js";
 import { NormalizedString } from "../../src/tokenizers/normalized-string.js";
 import { normalizerFromJSON } from "../../src/tokenizers/normalizers/index.js";
 import { preTokenizerFromJSON } from "../../src/tokenizers/pre-tokenizers/index.js";
-import { trainTokenizer, type TrainedTokenizerJson } from "../../src/tokenizers/trainers/index.js";
+import { TokenizerTrainerError, saveTokenizerJson, trainTokenizer, type TrainedTokenizerJson } from "../../src/tokenizers/trainers/index.js";
 import { brownLines } from "./trainers-corpus.js";
 import { bertSplitter, byteLevelSplitter, metaspaceSplitter, type WordSplitter } from "../../src/tokenizers/trainers/words.js";
 
@@ -68,6 +71,29 @@ describe("trained byte-level BPE in lmforge's Tokenizer", () => {
     const t = Tokenizer.fromJSON(full);
     expect(t.getVocab().size).toBe(size);
     expect(t.encode("The quick brown fox", { addSpecialTokens: false }).tokens).toEqual(["The", "Ġquick", "Ġbrown", "Ġfox"]);
+  });
+});
+
+describe("saveTokenizerJson", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "lmforge-save-tokenizer-"));
+
+  it("writes a folder that loadTokenizer reads back to the same tokenizer", async () => {
+    const json = trainTokenizer({ type: "wordpiece", texts: corpus, vocabSize: 200 });
+    const out = path.join(dir, "nested", "wordpiece");
+    expect(saveTokenizerJson(json, out)).toBe(path.join(out, "tokenizer.json"));
+    expect(readdirSync(out).sort()).toEqual(["tokenizer.json", "tokenizer_config.json"]);
+    const loaded = await loadTokenizer(out);
+    const text = "The quick brown fox, e-mail me!";
+    expect(loaded.encode(text).ids).toEqual(Tokenizer.fromJSON(json).encode(text).ids);
+    expect(loaded.config).toMatchObject({ unk_token: "[UNK]", pad_token: "[PAD]", cls_token: "[CLS]", sep_token: "[SEP]", mask_token: "[MASK]" });
+  });
+
+  it("names the folder it cannot create", () => {
+    const file = path.join(dir, "a-file");
+    writeFileSync(file, "");
+    const json = trainTokenizer({ type: "bpe", texts: corpus, vocabSize: 300 });
+    expect(() => saveTokenizerJson(json, path.join(file, "out"))).toThrow(TokenizerTrainerError);
+    expect(() => saveTokenizerJson(json, path.join(file, "out"))).toThrow(`cannot create output folder ${path.join(file, "out")}`);
   });
 });
 
