@@ -226,21 +226,21 @@ export class BPE implements Model {
     if (n < 2 || this.mergeCount === 0) return sym;
     const { id, end, prev, next } = sym;
     const table = this.merges;
-    const merge = (left: number, right: number): number | undefined => table[left]?.get(right);
-    const heap = new NumberHeap();
+    const heap = new NumberHeap(n);
     for (let i = 0; i + 1 < n; i++) {
-      const m = merge(id[i]!, id[i + 1]!);
+      const m = table[id[i]!]?.get(id[i + 1]!);
       if (m !== undefined) heap.push(Math.floor(m / ID_SPACE) * POS_SPACE + i);
     }
-    for (let top = heap.pop(); top !== undefined; top = heap.pop()) {
+    while (heap.size > 0) {
+      const top = heap.pop();
       const rank = Math.floor(top / POS_SPACE);
       const pos = top - rank * POS_SPACE;
-      if (end[pos]! < 0) continue;
       const right = next[pos]!;
-      if (right < 0) continue;
-      const m = merge(id[pos]!, id[right]!);
+      if (right < 0 || end[pos]! < 0) continue;
+      const m = table[id[pos]!]?.get(id[right]!);
       if (m === undefined || Math.floor(m / ID_SPACE) !== rank) continue;
-      id[pos] = m - rank * ID_SPACE;
+      const merged = m - rank * ID_SPACE;
+      id[pos] = merged;
       end[pos] = end[right]!;
       end[right] = -1;
       sym.count--;
@@ -249,14 +249,15 @@ export class BPE implements Model {
       if (after >= 0) prev[after] = pos;
       const before = prev[pos]!;
       if (before >= 0) {
-        const mp = merge(id[before]!, id[pos]!);
+        const mp = table[id[before]!]?.get(merged);
         if (mp !== undefined) heap.push(Math.floor(mp / ID_SPACE) * POS_SPACE + before);
       }
       if (after >= 0) {
-        const mn = merge(id[pos]!, id[after]!);
+        const mn = table[merged]?.get(id[after]!);
         if (mn !== undefined) heap.push(Math.floor(mn / ID_SPACE) * POS_SPACE + pos);
       }
     }
     return sym;
   }
+
 }

@@ -1,7 +1,11 @@
 /** A binary min-heap of non-negative numbers in a growable Float64Array (no per-entry objects). */
 export class NumberHeap {
-  private data = new Float64Array(64);
+  private data: Float64Array;
   private n = 0;
+
+  constructor(capacity = 64) {
+    this.data = new Float64Array(Math.max(16, capacity));
+  }
 
   get size(): number {
     return this.n;
@@ -24,8 +28,8 @@ export class NumberHeap {
     d[i] = value;
   }
 
-  pop(): number | undefined {
-    if (this.n === 0) return undefined;
+  /** Removes and returns the smallest value; the heap must not be empty. */
+  pop(): number {
     const d = this.data;
     const top = d[0]!;
     const last = d[--this.n]!;
