@@ -236,8 +236,8 @@ export function parseTask(raw: unknown, source: string, options: { limit?: numbe
 /** A multiple-choice record's options and the index of the right one. */
 export function choicesOf(task: Task, record: DatasetRecord, where: string): { options: string[]; gold: number } {
   const options = record[task.choices!];
-  if (!Array.isArray(options) || options.length < 2 || options.some((c) => typeof c !== "string")) {
-    throw new EvaluationError(`${where}: field "${task.choices}" must be a list of at least 2 strings, got ${JSON.stringify(options)}`);
+  if (!Array.isArray(options) || options.length < 2 || options.some((c) => typeof c !== "string" || c.length === 0)) {
+    throw new EvaluationError(`${where}: field "${task.choices}" must be a list of at least 2 non-empty strings, got ${JSON.stringify(options)}`);
   }
   const t = resolveTarget(task.target!, record, where);
   let gold = -1;

@@ -62,6 +62,7 @@ describe("loadTask", () => {
     ["no examples left", base + "limit: 0\n", /no examples to evaluate/],
     ["a template field a record lacks", base.replace("{{q}}", "{{question}}"), /mc\.jsonl: example 1: the template uses \{\{question\}\} but the record has no field "question"/],
     ["a target outside the options", base.replace("target: answer", "target: q"), /example 1: target "A cat says" must be an index into "options" \(0\.\.1\) or one of its strings/],
+    ["a missing choices field", base.replace("choices: options", "choices: empty"), /example 1: field "empty" must be a list of at least 2 non-empty strings, got undefined/],
     ["choices on another type", base.replace("multiple_choice", "generate"), /field "choices" is only for type multiple_choice/],
     ["invalid YAML", "name: [unclosed\n", /task file .*task\.yaml: not valid YAML/],
     ["a list at the top", "- 1\n", /expected a mapping of fields/],
