@@ -58,6 +58,7 @@ export class Tokenizer {
   private readonly addedByContent = new Map<string, AddedToken>();
   private readonly rawMatcher: AddedTokenMatcher;
   private readonly normalizedMatcher: AddedTokenMatcher;
+  private cachedVocabSize: number | undefined;
 
   private constructor(
     private readonly json: Record<string, unknown>,
@@ -198,7 +199,7 @@ export class Tokenizer {
 
   /** Number of distinct tokens, added tokens included (len(tokenizer) in transformers). */
   get vocabSize(): number {
-    return this.getVocab().size;
+    return (this.cachedVocabSize ??= this.getVocab().size);
   }
 
   /** Special added tokens and the special tokens tokenizer_config.json names. */

@@ -7,6 +7,12 @@ import { type Model, type ModelToken, readVocabObject, reverseVocab, WordCache }
 const ID_SPACE = 2 ** 22;
 const POS_SPACE = 2 ** 26;
 
+function splitMerge(merge: string, rank: number): [string, string] {
+  const space = merge.indexOf(" ", 1);
+  if (space < 0) throw new TokenizerError(`tokenizer.json: model.merges[${rank}] must be "a b" or ["a", "b"], got ${JSON.stringify(merge)}`);
+  return [merge.slice(0, space), merge.slice(space + 1)];
+}
+
 const UNSEEN = -2;
 const MISSING = -1;
 
@@ -68,7 +74,8 @@ export class BPE implements Model {
 
   constructor(private readonly options: {
     vocab: Map<string, number>;
-    merges: Array<[string, string]>;
+    /** Pairs, or "a b" strings as older tokenizer.json files write them. */
+    merges: ReadonlyArray<readonly [string, string] | string>;
     unkToken?: string | null;
     continuingSubwordPrefix?: string | null;
     endOfWordSuffix?: string | null;
@@ -79,7 +86,8 @@ export class BPE implements Model {
     this.vocabMap = options.vocab;
     this.vocabR = reverseVocab(options.vocab);
     const prefixLen = options.continuingSubwordPrefix?.length ?? 0;
-    options.merges.forEach(([a, b], rank) => {
+    options.merges.forEach((pair, rank) => {
+      const [a, b] = typeof pair === "string" ? splitMerge(pair, rank) : pair;
       const left = this.vocabMap.get(a);
       const right = this.vocabMap.get(b);
       if (left === undefined || right === undefined) {
@@ -101,22 +109,18 @@ export class BPE implements Model {
   }
 
   static fromJSON(o: Record<string, unknown>): BPE {
-    const vocab = readVocabObject(o.vocab, "model.vocab");
+    const vocab = readVocabObject(o.vocab);
     if (!vocab) throw new TokenizerError("tokenizer.json: model.vocab of a BPE model must map token strings to integer ids");
     if (!Array.isArray(o.merges)) throw new TokenizerError("tokenizer.json: model.merges of a BPE model must be an array");
-    const merges = o.merges.map((m, i): [string, string] => {
-      if (typeof m === "string") {
-        const space = m.indexOf(" ", 1);
-        if (space > 0) return [m.slice(0, space), m.slice(space + 1)];
-      } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string") {
-        return [m[0], m[1]];
-      }
-      throw new TokenizerError(`tokenizer.json: model.merges[${i}] must be "a b" or ["a", "b"], got ${JSON.stringify(m)}`);
+    const merges = o.merges as unknown[];
+    merges.forEach((m, i) => {
+      const ok = typeof m === "string" || (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string");
+      if (!ok) throw new TokenizerError(`tokenizer.json: model.merges[${i}] must be "a b" or ["a", "b"], got ${JSON.stringify(m)}`);
     });
     const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
     return new BPE({
       vocab,
-      merges,
+      merges: merges as Array<[string, string] | string>,
       unkToken: str(o.unk_token),
       continuingSubwordPrefix: str(o.continuing_subword_prefix),
       endOfWordSuffix: str(o.end_of_word_suffix),

@@ -10,7 +10,7 @@ export class WordLevel implements Model {
   }
 
   static fromJSON(o: Record<string, unknown>): WordLevel {
-    const vocab = readVocabObject(o.vocab, "model.vocab");
+    const vocab = readVocabObject(o.vocab);
     if (!vocab) throw new TokenizerError("tokenizer.json: model.vocab of a WordLevel model must map token strings to integer ids");
     return new WordLevel(vocab, typeof o.unk_token === "string" ? o.unk_token : "<unk>");
   }

@@ -15,7 +15,7 @@ export class WordPiece implements Model {
   }
 
   static fromJSON(o: Record<string, unknown>): WordPiece {
-    const vocab = readVocabObject(o.vocab, "model.vocab");
+    const vocab = readVocabObject(o.vocab);
     if (!vocab) throw new TokenizerError("tokenizer.json: model.vocab of a WordPiece model must map token strings to integer ids");
     return new WordPiece(
       vocab,
