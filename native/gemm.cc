@@ -230,11 +230,11 @@ void gemm_packed(const Op& o, int nthreads) {
     long jsplit = std::min(slivers, std::max(1L, (4L * nthreads + mBlocks - 1) / mBlocks));
     const long items = mBlocks * jsplit;
     std::atomic<long> next{0};
-    pool_run(nthreads, [&](int tid, int nt) {
-      long s0 = slivers * tid / nt, s1 = slivers * (tid + 1) / nt;
-      pack_b_slivers(o, j0, nc, nr, bp, s0, s1);
+    std::atomic<long> nextSliver{0};
+    pool_run(nthreads, [&] {
+      for (long s; (s = nextSliver.fetch_add(1)) < slivers;) pack_b_slivers(o, j0, nc, nr, bp, s, s + 1);
     });
-    pool_run(nthreads, [&](int, int) {
+    pool_run(nthreads, [&] {
       float* ap = scratch().a();
       alignas(64) float tile[MAX_MR * MAX_NR];
       for (long it; (it = next.fetch_add(1)) < items;) {
@@ -382,7 +382,9 @@ __attribute__((target("avx512f,fma"))) void fma_loop_avx512(long iters, float* s
   }
   __m512 s = acc[0];
   for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, acc[i]);
-  *sink = _mm512_reduce_add_ps(s);
+  float tmp[16];
+  _mm512_storeu_ps(tmp, s);
+  *sink = tmp[0];
 }
 __attribute__((target("avx2,fma"))) void fma_loop_avx2(long iters, float* sink) {
   __m256 acc[12];
@@ -404,26 +406,25 @@ __attribute__((target("avx2,fma"))) void fma_loop_avx2(long iters, float* sink) 
 
 double measure_peak_gflops(double seconds) {
 #if LMF_X86
+  // Best single-core FMA throughput over many short runs (robust to other processes on the machine), times
+  // the pool's thread count.
   const Isa isa = detect();
   if (isa == Isa::generic) return 0.0;
   const double flopsPerIter = isa == Isa::avx512 ? 24.0 * 16 * 2 : 12.0 * 8 * 2;
-  const long iters = 1000000;
-  const int nt = pool_threads();
+  const long iters = 100000;
   double best = 0;
   auto start = std::chrono::steady_clock::now();
   do {
     auto t0 = std::chrono::steady_clock::now();
-    pool_run(nt, [&](int, int) {
-      float sink;
-      if (isa == Isa::avx512) fma_loop_avx512(iters, &sink);
-      else fma_loop_avx2(iters, &sink);
-      volatile float keep = sink;
-      (void)keep;
-    });
+    float sink;
+    if (isa == Isa::avx512) fma_loop_avx512(iters, &sink);
+    else fma_loop_avx2(iters, &sink);
+    volatile float keep = sink;
+    (void)keep;
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, flopsPerIter * iters * nt / dt / 1e9);
+    best = std::max(best, flopsPerIter * iters / dt / 1e9);
   } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds);
-  return best;
+  return best * pool_threads();
 #else
   (void)seconds;
   return 0.0;
@@ -454,7 +455,7 @@ void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool
   if (disjoint && nthreads > 1 && perBatch < 4.0e6) {
     // Many small products (attention scores per head): one batch per task, each single-threaded.
     std::atomic<long> next{0};
-    pool_run(nthreads, [&](int, int) {
+    pool_run(nthreads, [&] {
       for (long bi; (bi = next.fetch_add(1)) < batches;) {
         Op o{a + (long)aOff[bi], b + (long)bOff[bi], c + (long)cOff[bi], m, n, k, transA, transB, accumulate};
         gemm_one(o, 1);

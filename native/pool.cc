@@ -18,21 +18,22 @@ namespace {
 
 // Workers spin briefly after a job (kernels arrive back to back during a forward pass), then sleep on a
 // condition variable so an idle process does not burn a core.
-constexpr int kSpinIterations = 20000;
+constexpr int kSpinIterations = 4000;
 
 struct Pool {
   std::vector<std::thread> workers;
   std::mutex mu;
   std::condition_variable cv;
   std::atomic<uint64_t> generation{0};
-  std::atomic<int> pending{0};
-  const std::function<void(int, int)>* job = nullptr;
-  int active = 1;  // threads taking part in the current job
+  std::atomic<bool> open{false};      // the current job still accepts helpers
+  std::atomic<int> running{0};        // helpers inside the current job
+  std::atomic<int> seats{0};          // helpers the current job may still take
+  const std::function<void()>* job = nullptr;
   bool stop = false;
-  std::mutex run_mu;  // one job at a time (Node calls in from one thread, but worker_threads may too)
+  std::mutex run_mu;  // one job at a time
 
-  void worker(int tid) {
-    uint64_t seen = 0;
+  void worker() {
+    uint64_t seen = generation.load();
     for (;;) {
       uint64_t g;
       int spins = 0;
@@ -46,17 +47,18 @@ struct Pool {
         if (stop) return;
       }
       seen = g;
-      if (tid < active) {
-        (*job)(tid, active);
-        pending.fetch_sub(1, std::memory_order_acq_rel);
-      }
+      // Register first, then check the job is still open: the caller closes it before waiting for
+      // `running` to drain, so a late helper either is counted or leaves without touching the job.
+      running.fetch_add(1);
+      if (open.load() && seats.fetch_sub(1) > 0) (*job)();
+      running.fetch_sub(1);
     }
   }
 
   void resize(int n) {
     shutdown();
     stop = false;
-    for (int t = 1; t < n; t++) workers.emplace_back([this, t] { worker(t); });
+    for (int t = 1; t < n; t++) workers.emplace_back([this] { worker(); });
   }
 
   void shutdown() {
@@ -68,8 +70,6 @@ struct Pool {
     for (auto& w : workers) w.join();
     workers.clear();
   }
-
-  ~Pool() { shutdown(); }
 };
 
 Pool& pool() {
@@ -96,40 +96,44 @@ void pool_set_threads(int n) {
 
 int pool_threads() { return (int)pool().workers.size() + 1; }
 
-void pool_run(int n, const std::function<void(int, int)>& fn) {
+void pool_run(int n, const std::function<void()>& fn) {
   Pool& p = pool();
-  int total = (int)p.workers.size() + 1;
-  if (n > total) n = total;
+  if (n > (int)p.workers.size() + 1) n = (int)p.workers.size() + 1;
   if (n <= 1) {
-    fn(0, 1);
+    fn();
     return;
   }
-  std::lock_guard<std::mutex> lock(p.run_mu);
+  std::unique_lock<std::mutex> guard(p.run_mu, std::try_to_lock);
+  if (!guard.owns_lock()) {  // a job is already running (nested or from another thread): do it here
+    fn();
+    return;
+  }
   p.job = &fn;
-  p.active = n;
-  p.pending.store(n - 1, std::memory_order_release);
+  p.seats.store(n - 1);
+  p.open.store(true);
   {
     std::lock_guard<std::mutex> l(p.mu);
     p.generation.fetch_add(1, std::memory_order_acq_rel);
   }
   p.cv.notify_all();
-  fn(0, n);
-  while (p.pending.load(std::memory_order_acquire) != 0) LMF_PAUSE();
+  fn();
+  p.open.store(false);
+  while (p.running.load() != 0) LMF_PAUSE();
 }
 
 void parallel_for(size_t total, size_t grain, const std::function<void(size_t, size_t)>& fn) {
   if (total == 0) return;
-  int n = pool_threads();
+  const int n = pool_threads();
   if (grain < 1) grain = 1;
-  size_t maxByGrain = total / grain;
-  if ((size_t)n > maxByGrain) n = (int)maxByGrain;
-  if (n <= 1) {
+  if (n <= 1 || total < 2 * grain) {
     fn(0, total);
     return;
   }
-  pool_run(n, [&](int tid, int nt) {
-    size_t lo = total * (size_t)tid / (size_t)nt, hi = total * (size_t)(tid + 1) / (size_t)nt;
-    if (lo < hi) fn(lo, hi);
+  // A few chunks per thread so a thread that starts late (or is preempted) leaves work to the others.
+  size_t chunks = std::min(total / grain, (size_t)n * 4);
+  std::atomic<size_t> next{0};
+  pool_run(n, [&] {
+    for (size_t c; (c = next.fetch_add(1)) < chunks;) fn(total * c / chunks, total * (c + 1) / chunks);
   });
 }
 

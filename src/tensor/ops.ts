@@ -353,19 +353,21 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   shape[d] = count;
   const out = allocate(x.dtype, outer * count * inner);
   const src = x.data;
+  // With step 1 each outer index is one contiguous run (one copy instead of `count` small ones).
+  const run = step === 1 ? count * inner : inner, runs = step === 1 ? 1 : count;
   for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < runs; i++) {
       const from = (o * len + s + i * step) * inner;
-      out.set(src.subarray(from, from + inner) as never, (o * count + i) * inner);
+      out.set(src.subarray(from, from + run) as never, (o * count + i) * inner);
     }
   }
   return result(out, shape, x.dtype, [x], "slice", (g) => {
     const gx = allocate(g.dtype, x.size) as FloatArray;
     const gd = g.floatData;
     for (let o = 0; o < outer; o++) {
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < runs; i++) {
         const to = (o * len + s + i * step) * inner;
-        gx.set(gd.subarray((o * count + i) * inner, (o * count + i + 1) * inner), to);
+        gx.set(gd.subarray((o * count + i) * inner, (o * count + i) * inner + run), to);
       }
     }
     return [new Tensor(gx, x.shape, g.dtype)];

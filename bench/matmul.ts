@@ -1,0 +1,49 @@
+/**
+ * `npm run bench -- matmul [--threads=N] [--seconds=S]`: f32 matmul GFLOP/s for square 256/512/1024 and the
+ * GPT-2 MLP shapes, on lmforge's current backend, the TypeScript backend and PyTorch (same threads, same run),
+ * against the machine's measured FMA peak.
+ */
+import os from "node:os";
+import { getBackend, jsBackend, setBackend } from "../src/backends/index.js";
+import { isNativeAvailable, measurePeakGflops, nativeInfo, setNumThreads } from "../src/backends/native/index.js";
+import { matmul, randn } from "../src/tensor/index.js";
+import { Generator } from "../src/utils/rng.js";
+import { bestTime, cpuFlags, cpuModel, flagValue, fmt, runPytorch } from "./lib/common.js";
+
+const SHAPES: [number, number, number][] = [[256, 256, 256], [512, 512, 512], [1024, 1024, 1024], [256, 768, 3072], [256, 3072, 768]];
+
+export async function main(flags: string[]): Promise<void> {
+  const threads = Number(flagValue(flags, "threads") ?? Math.min(2, os.cpus().length));
+  const seconds = Number(flagValue(flags, "seconds") ?? 1);
+  const backend = getBackend();
+  if (isNativeAvailable()) setNumThreads(threads);
+  const g = new Generator(0);
+  const key = ([m, k, n]: [number, number, number]): string => `${m}x${k}x${n}`;
+
+  const peak = isNativeAvailable() ? measurePeakGflops(1) : null;
+  const torch = runPytorch<{ torch: string; threads: number; results: Record<string, number> }>("matmul.py", [String(threads), String(seconds), ...SHAPES.map(key)]);
+
+  const rows: string[] = [];
+  for (const shape of SHAPES) {
+    const [m, k, n] = shape;
+    const a = randn([m, k], { generator: g }), b = randn([k, n], { generator: g });
+    const flops = 2 * m * n * k;
+    const ours = flops / bestTime(() => matmul(a, b), seconds) / 1e9;
+    let js: number | null = null;
+    if (m * n * k <= 512 ** 3 && backend !== jsBackend) {
+      setBackend(jsBackend);
+      js = flops / bestTime(() => matmul(a, b), seconds, 2) / 1e9;
+      setBackend(backend);
+    }
+    const pt = torch?.results[key(shape)] ?? null;
+    rows.push(`| ${m}×${k}×${n} | ${fmt(ours)} | ${peak ? fmt((100 * ours) / peak, 0) + "%" : "–"} | ${fmt(js)} | ${fmt(pt)} | ${pt ? fmt(ours / pt, 2) + "×" : "–"} |`);
+  }
+  const info = isNativeAvailable() ? nativeInfo() : null;
+  console.log(`machine: ${cpuModel()}, ${os.cpus().length} cores (${cpuFlags().join(" ")}); ${new Date().toISOString()}`);
+  console.log(`lmforge backend: ${backend.name}${info ? ` (${info.isa} micro-kernel, ${info.threads} threads)` : ""}; PyTorch ${torch ? `${torch.torch}, ${torch.threads} threads` : "not available"}`);
+  if (peak) console.log(`f32 peak (measured FMA throughput, ${threads} threads): ${fmt(peak)} GFLOP/s`);
+  console.log("");
+  console.log(`| M×K×N | lmforge ${backend.name} GFLOP/s | % of peak | lmforge js GFLOP/s | PyTorch GFLOP/s | lmforge / PyTorch |`);
+  console.log("|---|---|---|---|---|---|");
+  for (const r of rows) console.log(r);
+}

@@ -1,0 +1,108 @@
+/**
+ * `npm run bench -- model [--threads=N] [--seconds=S] [--only=forward,train,generate] [--sizes=30m,124m]`:
+ * lmforge against a plain PyTorch GPT-2 (bench/pytorch/model.py) with the same shapes and threads, in one run:
+ * forward tokens/s (1 × 256, no grad), training step tokens/s (forward + backward + AdamW; 4 × 256 on ~30M,
+ * 1 × 256 on 124M), and greedy generation with a KV cache (32-token prompt + 64 new) with the memory-bandwidth
+ * bound (weight bytes per token / streaming read bandwidth).
+ */
+import os from "node:os";
+import { getBackend } from "../src/backends/index.js";
+import { isNativeAvailable, nativeInfo, setNumThreads } from "../src/backends/native/index.js";
+import { createModel, type KVCache, type PreTrainedModel } from "../src/models/index.js";
+import { argmax, noGrad, Tensor } from "../src/tensor/index.js";
+import { AdamW } from "../src/training/index.js";
+import { Generator } from "../src/utils/rng.js";
+import { bestTime, cpuFlags, cpuModel, flagValue, fmt, randint, runPytorch, sumAxisForBench } from "./lib/common.js";
+
+interface Size { name: string; config: Record<string, number | string>; trainBatch: number }
+
+const SIZES: Size[] = [
+  { name: "~30M (6 layers, 6 heads, 384 wide)", config: { model_type: "gpt2", n_embd: 384, n_layer: 6, n_head: 6, vocab_size: 50257, n_positions: 1024 }, trainBatch: 4 },
+  { name: "GPT-2 124M", config: { model_type: "gpt2", n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024 }, trainBatch: 1 },
+];
+const SEQ = 256, PROMPT = 32, NEW = 64;
+
+/** Read bandwidth (GB/s): best pass of the backend's row-sum kernel over a 512 MiB array. */
+function streamingBandwidth(): number {
+  const n = 128 << 20;
+  const x = new Float32Array(n).fill(1);
+  const rows = 256, out = new Float32Array(rows);
+  const t = bestTime(() => sumAxisForBench(x, out, rows, n / rows), 1, 5);
+  return (n * 4) / t / 1e9;
+}
+
+function greedy(model: PreTrainedModel, prompt: Tensor): void {
+  noGrad(() => {
+    let out = model.forward({ inputIds: prompt, useCache: true });
+    let cache = out.pastKeyValues as KVCache;
+    for (let i = 0; i < NEW; i++) {
+      const [, t, v] = out.logits.shape as [number, number, number];
+      const last = out.logits.data.subarray((t - 1) * v, t * v) as Float32Array;
+      const next = argmax(new Tensor(last, [1, v], "f32"), -1);
+      out = model.forward({ inputIds: new Tensor(next.data, [1, 1], "i32"), pastKeyValues: cache, useCache: true });
+      cache = out.pastKeyValues as KVCache;
+    }
+  });
+}
+
+export async function main(flags: string[]): Promise<void> {
+  const threads = Number(flagValue(flags, "threads") ?? Math.min(2, os.cpus().length));
+  const seconds = Number(flagValue(flags, "seconds") ?? 3);
+  const only = new Set((flagValue(flags, "only") ?? "forward,train,generate").split(","));
+  const sizes = flagValue(flags, "sizes")?.split(",");
+  if (isNativeAvailable()) setNumThreads(threads);
+  const bandwidth = streamingBandwidth();
+  const g = new Generator(1);
+  const lines: string[] = [];
+  for (const [i, size] of SIZES.entries()) {
+    if (sizes && !sizes.includes(["30m", "124m"][i]!)) continue;
+    const model = createModel(size.config, { seed: 0 });
+    const params = model.numParameters();
+    const vocab = Number(size.config.vocab_size);
+    const torchCfg = {
+      ...size.config, threads, seq: SEQ, seconds,
+      forward: only.has("forward"), train_batch: only.has("train") ? size.trainBatch : 0, gen_prompt: PROMPT, gen_new: only.has("generate") ? NEW : 0,
+    };
+    const pt = runPytorch<Record<string, number>>("model.py", [JSON.stringify(torchCfg)]);
+    const row = (what: string, ours: number, theirs: number | undefined, extra = ""): void => {
+      lines.push(`| ${size.name} | ${what} | ${fmt(ours)} | ${fmt(theirs)} | ${theirs ? fmt(ours / theirs, 2) + "×" : "–"} | ${extra} |`);
+    };
+    if (only.has("forward")) {
+      model.eval();
+      const ids = randint(0, vocab, [1, SEQ], g);
+      const t = bestTime(() => noGrad(() => model.forward({ inputIds: ids })), seconds);
+      row("forward 1×256, tokens/s", SEQ / t, pt?.forward_tokens_per_s);
+    }
+    if (only.has("train")) {
+      model.train();
+      const opt = new AdamW(model.parameters(), { lr: 1e-4 });
+      const ids = randint(0, vocab, [size.trainBatch, SEQ], g);
+      const t = bestTime(() => {
+        const { loss } = model.forward({ inputIds: ids, labels: ids });
+        opt.zeroGrad();
+        loss!.backward();
+        opt.step();
+      }, seconds, 2);
+      row(`train step ${size.trainBatch}×256, tokens/s`, (size.trainBatch * SEQ) / t, pt?.train_tokens_per_s);
+    }
+    if (only.has("generate")) {
+      model.eval();
+      const prompt = randint(0, vocab, [1, PROMPT], g);
+      const t = bestTime(() => greedy(model, prompt), seconds, 2);
+      // Bytes a decode step must read: every weight once (the tied embedding as the LM head; one row of each
+      // embedding table is negligible), i.e. all parameters except the position table.
+      const wpe = Number(size.config.n_positions) * Number(size.config.n_embd);
+      const bound = (bandwidth * 1e9) / ((params - wpe) * 4);
+      const ours = NEW / t;
+      row(`greedy ${PROMPT}+${NEW}, new tokens/s`, ours, pt?.generate_tokens_per_s, `bound ${fmt(bound)} tok/s; lmforge at ${fmt((100 * ours) / bound, 0)}%`);
+    }
+    lines.push(`<!-- ${size.name}: ${(params / 1e6).toFixed(1)}M parameters -->`);
+  }
+  const info = isNativeAvailable() ? nativeInfo() : null;
+  console.log(`machine: ${cpuModel()}, ${os.cpus().length} cores (${cpuFlags().join(" ")}); ${new Date().toISOString()}`);
+  console.log(`lmforge backend: ${getBackend().name}${info ? ` (${info.isa}, ${info.threads} threads)` : ""}; streaming read bandwidth ${fmt(bandwidth)} GB/s`);
+  console.log("");
+  console.log("| model | measure | lmforge | PyTorch | lmforge / PyTorch | note |");
+  console.log("|---|---|---|---|---|---|");
+  for (const l of lines) console.log(l);
+}
