@@ -241,7 +241,7 @@ function prepare(model: PreTrainedModel, tokenizer: GenerationTokenizer | null, 
   const explicit: Record<string, unknown> = { ...options };
   for (const key of EXTRA_OPTIONS) delete explicit[key];
   validateGenerationOptions(explicit as GenerationOptions);
-  const fromFile = model.generationConfig ? generationOptionsFromConfig(model.generationConfig) : modelTokenDefaults(model);
+  const fromFile = model.generationConfig ? generationOptionsFromConfig(model.generationConfig) : modelDefaults(model);
   const o = validateGenerationOptions(mergeGenerationOptions(GENERATION_DEFAULTS, fromFile, explicit as GenerationOptions));
 
   const eos = eosTokenIds(o);
@@ -319,16 +319,18 @@ function prepare(model: PreTrainedModel, tokenizer: GenerationTokenizer | null, 
   };
 }
 
-/** Token ids from config.json when the checkpoint has no generation_config.json (GenerationConfig.from_model_config). */
-function modelTokenDefaults(model: PreTrainedModel): GenerationOptions {
+/**
+ * Without generation_config.json, transformers builds the generation config from config.json
+ * (GenerationConfig.from_model_config): its token ids and any generation fields it carries (older checkpoints keep
+ * num_beams, forced_eos_token_id, ... there).
+ */
+function modelDefaults(model: PreTrainedModel): GenerationOptions {
   const c = model.config;
-  const out: GenerationOptions = {};
-  if (c.bosTokenId !== null) out.bosTokenId = c.bosTokenId;
-  if (c.eosTokenId !== null) out.eosTokenId = c.eosTokenId;
-  if (c.padTokenId !== null) out.padTokenId = c.padTokenId;
-  const start = decoderStartFromConfig(model);
-  if (start !== undefined) out.decoderStartTokenId = start;
-  return out;
+  const ids: GenerationOptions = {};
+  if (c.bosTokenId !== null) ids.bosTokenId = c.bosTokenId;
+  if (c.eosTokenId !== null) ids.eosTokenId = c.eosTokenId;
+  if (c.padTokenId !== null) ids.padTokenId = c.padTokenId;
+  return mergeGenerationOptions(ids, generationOptionsFromConfig(c.raw, "config.json"));
 }
 
 function decoderStartFromConfig(model: PreTrainedModel): number | undefined {

@@ -40,3 +40,18 @@ describe.each(FAMILIES)("generate() matches transformers on the %s fixture", (fa
     expect(out.finishReason).toHaveLength(c.output_ids.length);
   });
 });
+
+describe("without generation_config.json", () => {
+  it("takes the generation fields of config.json, as GenerationConfig.from_model_config (BART's forced EOS)", async () => {
+    const c = (JSON.parse(readFileSync(path.join(fixturesDir, "bart", "reference.json"), "utf8")) as { cases: Record<string, GenerationCase> }).cases.greedy!;
+    const model = await loadModel(path.join(fixturesDir, "bart"));
+    model.generationConfig = null;
+    const out = await generate(model, null, c.input_ids, { maxNewTokens: c.max_new_tokens, attentionMask: c.attention_mask! });
+    expect(out.ids).toEqual(c.output_ids);
+    // Without it, the rows do not end in EOS at the last step: the processor made the difference.
+    const { forced_eos_token_id: _forced, ...raw } = model.config.raw;
+    model.config.raw = raw;
+    const free = await generate(model, null, c.input_ids, { maxNewTokens: c.max_new_tokens, attentionMask: c.attention_mask! });
+    expect(free.ids).not.toEqual(c.output_ids);
+  });
+});
