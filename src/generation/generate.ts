@@ -20,7 +20,7 @@ import { buildLogitsProcessors, type LogitsProcessorList } from "./processors.js
 import { StepRunner } from "./runner.js";
 import { argmaxRow, sampleFromLogits, scoreRow, tokenLogprob } from "./sampling.js";
 import { buildStoppingCriteria, type FinishReason, type StoppingCriteriaList } from "./stopping.js";
-import { IncrementalDecoder } from "./streamer.js";
+import { IncrementalDecoder, type TextStreamer } from "./streamer.js";
 import type { Detokenizer } from "./types.js";
 
 /** What generate needs from a tokenizer (lmforge's Tokenizer has it). */
@@ -43,6 +43,11 @@ export interface GenerateOptions extends GenerationOptions {
   skipSpecialTokens?: boolean;
   /** Reuse keys/values of past positions (default). false recomputes every sequence from its start each step. */
   useCache?: boolean;
+  /**
+   * As transformers' `streamer`: gets `put(promptIds)`, then `put(token)` after every step, then `end()` (one
+   * sequence only; a TextIteratorStreamer with skipPrompt turns it into text pieces).
+   */
+  streamer?: Pick<TextStreamer, "put" | "end">;
 }
 
 export interface GenerateOutput {
@@ -62,7 +67,7 @@ export interface GenerateOutput {
   finishReason: FinishReason[];
 }
 
-const EXTRA_OPTIONS = ["attentionMask", "truncate", "addSpecialTokens", "skipSpecialTokens", "useCache"] as const;
+const EXTRA_OPTIONS = ["attentionMask", "truncate", "addSpecialTokens", "skipSpecialTokens", "useCache", "streamer"] as const;
 
 interface Plan {
   model: PreTrainedModel;
@@ -90,9 +95,20 @@ export async function generate(
   options: GenerateOptions = {},
 ): Promise<GenerateOutput> {
   const plan = prepare(model, tokenizer, input, options);
+  const streamer = options.streamer;
+  if (streamer && (plan.rows.length !== 1 || (plan.options.numBeams ?? 1) > 1)) {
+    throw new GenerationError("option streamer: streaming needs one sequence (one prompt, numReturnSequences 1, numBeams 1)");
+  }
+  streamer?.put(plan.rows[0]!);
   const steps = run(plan);
+  let finished = false;
   let r = steps.next();
-  while (!r.done) r = steps.next();
+  while (!r.done) {
+    if (streamer && !finished) streamer.put(r.value.tokens[0]!);
+    finished = r.value.finished[0]!;
+    r = steps.next();
+  }
+  streamer?.end();
   return r.value;
 }
 

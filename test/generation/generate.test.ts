@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GenerationError, generate, generateStream } from "../../src/generation/index.js";
+import { GenerationError, TextIteratorStreamer, generate, generateStream } from "../../src/generation/index.js";
 import { loadModel, type PreTrainedModel } from "../../src/models/index.js";
 import { Tokenizer, loadTokenizer } from "../../src/tokenizers/index.js";
 import { fixturesDir } from "../helpers/cli.js";
@@ -165,6 +165,15 @@ describe("streaming", () => {
       expect(streamed).toBe(whole.text![0]);
       expect((await stream.result()).ids).toEqual(whole.ids);
     }
+  });
+
+  it("feeds a TextIteratorStreamer given as the streamer option, as transformers does", async () => {
+    const streamer = new TextIteratorStreamer(bytes, { skipPrompt: true, skipSpecialTokens: true });
+    const out = await generate(gpt2, bytes, "café 👋", { doSample: true, temperature: 2, topK: 0, maxNewTokens: 16, seed: 4, streamer });
+    let streamed = "";
+    for await (const piece of streamer) streamed += piece;
+    expect(streamed).toBe(out.text![0]);
+    await expect(generate(gpt2, bytes, ["a", "b"], { maxNewTokens: 2, streamer })).rejects.toThrow(/option streamer/);
   });
 
   it("result() finishes a stream that was not read", async () => {
