@@ -32,34 +32,19 @@ export function concatEncodings(parts: Encoding[]): Encoding {
 }
 
 export function withTypeId(e: Encoding, typeId: number): Encoding {
-  return { ...copyFields(e), typeIds: e.typeIds.map(() => typeId) };
-}
-
-/** The six fields as a plain object (an Encoding may be a SequenceEncoding with lazy fields). */
-export function copyFields(e: Encoding): Encoding {
-  return {
-    ids: e.ids,
-    tokens: e.tokens,
-    offsets: e.offsets,
-    attentionMask: e.attentionMask,
-    typeIds: e.typeIds,
-    specialTokensMask: e.specialTokensMask,
-  };
+  return { ...e, typeIds: e.typeIds.map(() => typeId) };
 }
 
 /**
- * The encoding of one sequence before post-processing, keeping offsets in a flat Int32Array: the per-token
- * arrays (offsets, masks, type ids) are built on first read, so encoding megabytes of text for its ids does
- * not fill the heap with millions of small arrays.
+ * Collects the encoding of one sequence with offsets in a flat Int32Array. `build()` returns an Encoding whose
+ * per-token arrays (offsets, masks, type ids) are made on first read, so encoding megabytes of text for its ids
+ * does not fill the heap with millions of small arrays. They are own enumerable properties, so spreading,
+ * JSON.stringify and deep equality see them like plain fields.
  */
-export class SequenceEncoding implements Encoding {
-  readonly ids: number[] = [];
-  readonly tokens: string[] = [];
+export class SequenceEncoder {
+  private readonly ids: number[] = [];
+  private readonly tokens: string[] = [];
   private flat = new Int32Array(64);
-  private _offsets?: [number, number][];
-  private _attentionMask?: number[];
-  private _typeIds?: number[];
-  private _specialTokensMask?: number[];
 
   constructor(private readonly typeId: number) {}
 
@@ -76,41 +61,26 @@ export class SequenceEncoding implements Encoding {
     this.tokens.push(token);
   }
 
-  get offsets(): [number, number][] {
-    if (!this._offsets) {
-      const out = new Array<[number, number]>(this.ids.length);
-      for (let i = 0; i < out.length; i++) out[i] = [this.flat[2 * i]!, this.flat[2 * i + 1]!];
-      this._offsets = out;
-    }
-    return this._offsets;
-  }
-  set offsets(value: [number, number][]) {
-    this._offsets = value;
-  }
-
-  get attentionMask(): number[] {
-    return (this._attentionMask ??= new Array<number>(this.ids.length).fill(1));
-  }
-  set attentionMask(value: number[]) {
-    this._attentionMask = value;
-  }
-
-  get typeIds(): number[] {
-    return (this._typeIds ??= new Array<number>(this.ids.length).fill(this.typeId));
-  }
-  set typeIds(value: number[]) {
-    this._typeIds = value;
-  }
-
-  get specialTokensMask(): number[] {
-    return (this._specialTokensMask ??= new Array<number>(this.ids.length).fill(0));
-  }
-  set specialTokensMask(value: number[]) {
-    this._specialTokensMask = value;
-  }
-
-  toJSON(): Encoding {
-    return copyFields(this);
+  build(): Encoding {
+    const { ids, tokens, flat, typeId } = this;
+    const n = ids.length;
+    const lazy = <T>(make: () => T): PropertyDescriptor => {
+      let value: T | undefined;
+      return {
+        enumerable: true,
+        configurable: true,
+        get: () => (value ??= make()),
+        set: (v: T) => {
+          value = v;
+        },
+      };
+    };
+    return Object.defineProperties({ ids, tokens } as unknown as Encoding, {
+      offsets: lazy(() => Array.from({ length: n }, (_, i): [number, number] => [flat[2 * i]!, flat[2 * i + 1]!])),
+      attentionMask: lazy(() => new Array<number>(n).fill(1)),
+      typeIds: lazy(() => new Array<number>(n).fill(typeId)),
+      specialTokensMask: lazy(() => new Array<number>(n).fill(0)),
+    });
   }
 }
 

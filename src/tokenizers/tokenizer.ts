@@ -4,7 +4,7 @@ import { asObject, TokenizerError } from "./errors.js";
 import { type AddedToken, AddedTokenMatcher, readAddedTokens } from "./added-vocabulary.js";
 import { type ChatMessage, renderChatTemplate, selectChatTemplate } from "./chat-template.js";
 import { decoderFromJSON, type Decoder } from "./decoders/index.js";
-import { type Encoding, emptyEncoding, padEncoding, SequenceEncoding, truncateEncoding } from "./encoding.js";
+import { type Encoding, emptyEncoding, padEncoding, SequenceEncoder, truncateEncoding } from "./encoding.js";
 import { modelFromJSON, type Model } from "./models/index.js";
 import { NormalizedString } from "./normalized-string.js";
 import { normalizerFromJSON, type Normalizer } from "./normalizers/index.js";
@@ -281,7 +281,7 @@ export class Tokenizer {
 
   private encodeSequence(text: string, typeId: number): Encoding {
     const input = text.replace(LONE_SURROGATE, "\ufffd");
-    const e = new SequenceEncoding(typeId);
+    const e = new SequenceEncoder(typeId);
     for (const seg of this.rawMatcher.split(input)) {
       if (seg.token) {
         e.push(seg.token.id, seg.token.content, seg.start, seg.end);
@@ -304,7 +304,7 @@ export class Tokenizer {
         }
       }
     }
-    return e;
+    return e.build();
   }
 
   private configToken(key: string): string | undefined {

@@ -1,6 +1,6 @@
 import { asObject, TokenizerError, unknownComponent } from "../errors.js";
 import { isWhitespace } from "../chars.js";
-import { concatEncodings, copyFields, type Encoding, specialEncoding, withTypeId } from "../encoding.js";
+import { concatEncodings, type Encoding, specialEncoding, withTypeId } from "../encoding.js";
 
 /**
  * Adds special tokens around one sequence or a pair and sets type ids. Works on the list of encodings (one, or
@@ -140,5 +140,5 @@ function trimOffsets(e: Encoding, addPrefixSpace: boolean): Encoding {
     if (trailing > 0 && end >= trailing) end = Math.max(end - trailing, start);
     return [start, end];
   });
-  return { ...copyFields(e), offsets };
+  return { ...e, offsets };
 }
