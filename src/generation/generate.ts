@@ -96,20 +96,32 @@ export async function generate(
 ): Promise<GenerateOutput> {
   const plan = prepare(model, tokenizer, input, options);
   const streamer = options.streamer;
-  if (streamer && (plan.rows.length !== 1 || (plan.options.numBeams ?? 1) > 1)) {
-    throw new GenerationError("option streamer: streaming needs one sequence (one prompt, numReturnSequences 1, numBeams 1)");
+  if (!streamer) {
+    const steps = run(plan);
+    let r = steps.next();
+    while (!r.done) r = steps.next();
+    return r.value;
   }
-  streamer?.put(plan.rows[0]!);
+  const tokens = singleRowTokens(plan, "option streamer");
+  let r = tokens.next(); // checks the request before the streamer hears anything
+  streamer.put(plan.rows[0]!);
+  for (; !r.done; r = tokens.next()) streamer.put(r.value);
+  streamer.end();
+  return r.value;
+}
+
+/** One sequence's new tokens as they come (up to the one that finished it); returns the output. */
+function* singleRowTokens(plan: Plan, who: string): Generator<number, GenerateOutput> {
+  if (plan.rows.length !== 1 || (plan.options.numBeams ?? 1) > 1) {
+    throw new GenerationError(`${who} streams one sequence: give one prompt, numReturnSequences 1 and numBeams 1`);
+  }
   const steps = run(plan);
   let finished = false;
-  let r = steps.next();
-  while (!r.done) {
-    if (streamer && !finished) streamer.put(r.value.tokens[0]!);
+  for (let r = steps.next(); ; r = steps.next()) {
+    if (r.done) return r.value;
+    if (!finished) yield r.value.tokens[0]!;
     finished = r.value.finished[0]!;
-    r = steps.next();
   }
-  streamer?.end();
-  return r.value;
 }
 
 /**
@@ -129,21 +141,17 @@ export function generateStream(
 ): GenerationStream {
   if (!tokenizer) throw new GenerationError("generateStream needs a tokenizer to turn tokens into text");
   const plan = prepare(model, tokenizer, input, options);
-  if (plan.rows.length !== 1 || (plan.options.numBeams ?? 1) > 1) {
-    throw new GenerationError("generateStream streams one sequence: give one prompt, numReturnSequences 1 and numBeams 1");
-  }
+  const tokens = singleRowTokens(plan, "generateStream");
+  // Checks the request now rather than at the first read.
+  const first = tokens.next();
   const decoder = new IncrementalDecoder(tokenizer, { skipSpecialTokens: plan.skipSpecialTokens });
   const pieces = (function* (): Generator<string, GenerateOutput> {
-    const steps = run(plan);
-    let finished = false;
-    for (;;) {
-      const r = steps.next();
+    for (let r = first; ; r = tokens.next()) {
       if (r.done) {
         yield decoder.flush();
         return r.value;
       }
-      if (!finished) yield decoder.push(r.value.tokens[0]!);
-      finished = r.value.finished[0]!;
+      yield decoder.push(r.value);
     }
   })();
   let output: GenerateOutput | null = null;
