@@ -7,7 +7,7 @@ import { buildPrompt, loadShots, PROMPT_TEMPLATES, type PromptTemplateName } fro
 import { loadTokenizer, type Tokenizer } from "../tokenizers/index.js";
 
 /** Flag -> option, with how its value is read. Every generation option a user is likely to set on a command line. */
-const FLAGS: { flag: string; option: keyof GenerationOptions; kind: "int" | "number" | "ids" | "early" ; help: string }[] = [
+const FLAGS: { flag: string; option: keyof GenerationOptions; kind: "int" | "number" | "ids" | "early"; help: string }[] = [
   { flag: "max-new-tokens", option: "maxNewTokens", kind: "int", help: "tokens to generate at most" },
   { flag: "min-new-tokens", option: "minNewTokens", kind: "int", help: "EOS is suppressed before this many new tokens" },
   { flag: "temperature", option: "temperature", kind: "number", help: "sampling temperature" },
@@ -219,8 +219,8 @@ export function register(program: Command): void {
 /** Text prompts: as given, or built with few-shot examples / an instruction / the chat template. */
 async function buildPrompts(opts: GenerateFlags, prompts: string[], tokenizer: Tokenizer, model: PreTrainedModel, options: GenerateOptions): Promise<string[]> {
   const fewShot = opts.shots !== undefined || opts.instruction !== undefined || opts.template !== undefined;
-  if (!fewShot && !opts.chat) return prompts;
   if (opts.system !== undefined && !opts.chat) throw new GenerationError("--system applies to --chat");
+  if (!fewShot && !opts.chat) return prompts;
   const examples = opts.shots ? await loadShots(opts.shots) : [];
   const contextWindow = model.maxPositionEmbeddings ?? Number.MAX_SAFE_INTEGER;
   const instruction = opts.instruction ?? opts.system;
