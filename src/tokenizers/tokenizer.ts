@@ -282,6 +282,10 @@ export class Tokenizer {
   private encodeSequence(text: string, typeId: number): Encoding {
     const input = text.replace(LONE_SURROGATE, "\ufffd");
     const e = new SequenceEncoder(typeId);
+    const model = this.model;
+    const tokenizeWord = (word: NormalizedString): void => {
+      for (const t of model.tokenize(word.normalized)) e.push(t.id, t.value, word.alignStart(t.start), word.alignEnd(t.end - 1));
+    };
     for (const seg of this.rawMatcher.split(input)) {
       if (seg.token) {
         e.push(seg.token.id, seg.token.content, seg.start, seg.end);
@@ -296,12 +300,8 @@ export class Tokenizer {
           continue;
         }
         const piece = ns.slice(sub.start, sub.end);
-        const words = this.preTokenizer ? this.preTokenizer.preTokenize([piece]) : [piece];
-        for (const word of words) {
-          for (const t of this.model.tokenize(word.normalized)) {
-            e.push(t.id, t.value, word.alignStart(t.start), word.alignEnd(t.end - 1));
-          }
-        }
+        if (this.preTokenizer) this.preTokenizer.preTokenize(piece, tokenizeWord);
+        else tokenizeWord(piece);
       }
     }
     return e.build();

@@ -6,9 +6,12 @@ import { BYTE_TO_CHAR } from "../byte-level.js";
 import { isBertPunctuation, isWhitespace } from "../chars.js";
 import { charMatches, readBehavior, splitByMatches, splitIsolated } from "./split.js";
 
-/** Splits normalized text into the pieces ("words") the model tokenizes one by one. */
+/**
+ * Splits normalized text into the pieces ("words") the model tokenizes one by one, handing each to `emit` as
+ * soon as it is found: a huge text never holds all its words at once, and Sequence steps chain without lists.
+ */
 export interface PreTokenizer {
-  preTokenize(pieces: NormalizedString[]): NormalizedString[];
+  preTokenize(piece: NormalizedString, emit: (word: NormalizedString) => void): void;
 }
 
 export const PRE_TOKENIZER_TYPES = [
@@ -20,7 +23,9 @@ export const PRE_TOKENIZER_TYPES = [
 export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 const each = (split: (s: NormalizedString) => NormalizedString[]): PreTokenizer => ({
-  preTokenize: (pieces) => pieces.flatMap(split),
+  preTokenize(piece, emit) {
+    for (const word of split(piece)) emit(word);
+  },
 });
 
 export function preTokenizerFromJSON(json: unknown): PreTokenizer | null {
@@ -30,18 +35,19 @@ export function preTokenizerFromJSON(json: unknown): PreTokenizer | null {
     case "ByteLevel": {
       const addPrefixSpace = o.add_prefix_space === true;
       const re = o.use_regex === false ? null : translateRegex(GPT2_PATTERN);
-      return each((s) => {
-        let piece = s;
-        if (addPrefixSpace && !piece.normalized.startsWith(" ")) piece = piece.prepend(" ");
-        const parts = re ? splitIsolated(piece, re) : piece.length ? [piece] : [];
-        return parts.map(toByteLevel);
-      });
+      return {
+        preTokenize(s, emit) {
+          const piece = addPrefixSpace && !s.normalized.startsWith(" ") ? s.prepend(" ") : s;
+          if (re) splitIsolated(piece, re, (word) => emit(toByteLevel(word)));
+          else if (piece.length > 0) emit(toByteLevel(piece));
+        },
+      };
     }
     case "Split": {
       const re = readPattern(o.pattern, "pre_tokenizer Split.pattern");
       const behavior = readBehavior(o.behavior, "pre_tokenizer Split.behavior");
       const invert = o.invert === true;
-      if (behavior === "Isolated" && !invert) return each((s) => splitIsolated(s, re));
+      if (behavior === "Isolated" && !invert) return { preTokenize: (s, emit) => splitIsolated(s, re, emit) };
       return each((s) => splitByMatches(s, findMatches(re, s.normalized), behavior, invert));
     }
     case "Metaspace":
@@ -74,7 +80,13 @@ export function preTokenizerFromJSON(json: unknown): PreTokenizer | null {
       const list = o.pretokenizers;
       if (!Array.isArray(list)) throw new TokenizerError("tokenizer.json: pre_tokenizer Sequence.pretokenizers must be an array");
       const steps = list.map((p) => preTokenizerFromJSON(p)).filter((p): p is PreTokenizer => p !== null);
-      return { preTokenize: (pieces) => steps.reduce((acc, p) => p.preTokenize(acc), pieces) };
+      return {
+        preTokenize(piece, emit) {
+          // Feed each step's words straight into the next step.
+          const chained = steps.reduceRight<(w: NormalizedString) => void>((next, step) => (w) => step.preTokenize(w, next), emit);
+          chained(piece);
+        },
+      };
     }
     default:
       return unknownComponent("pre_tokenizer", o.type, PRE_TOKENIZER_TYPES);

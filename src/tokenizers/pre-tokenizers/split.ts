@@ -89,10 +89,9 @@ export function charMatches(text: string, test: (ch: string, cp: number) => bool
   return out;
 }
 
-/** Isolated split around the matches of a global regex, without intermediate range lists (the hot path). */
-export function splitIsolated(s: NormalizedString, re: RegExp): NormalizedString[] {
+/** Isolated split around the matches of a global regex, emitting pieces without intermediate lists (the hot path). */
+export function splitIsolated(s: NormalizedString, re: RegExp, emit: (piece: NormalizedString) => void): void {
   const text = s.normalized;
-  const out: NormalizedString[] = [];
   let last = 0;
   re.lastIndex = 0;
   let m: RegExpExecArray | null;
@@ -103,10 +102,9 @@ export function splitIsolated(s: NormalizedString, re: RegExp): NormalizedString
       re.lastIndex = a + (text.codePointAt(a)! > 0xffff ? 2 : 1);
       continue;
     }
-    if (a > last) out.push(s.slice(last, a));
-    out.push(s.slice(a, e));
+    if (a > last) emit(s.slice(last, a));
+    emit(s.slice(a, e));
     last = e;
   }
-  if (last < text.length) out.push(s.slice(last, text.length));
-  return out;
+  if (last < text.length) emit(s.slice(last, text.length));
 }
