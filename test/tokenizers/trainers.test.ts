@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { Generator } from "../../src/utils/rng.js";
 import { TokenizerTrainerError, trainTokenizer, type TrainedTokenizerJson } from "../../src/tokenizers/trainers/index.js";
 import { fixturesDir } from "../helpers/cli.js";
+import { digamma } from "../../src/tokenizers/trainers/unigram.js";
 import { brownLines } from "./trainers-corpus.js";
 
 const fixture = (name: string): Record<string, unknown> =>
@@ -257,6 +258,20 @@ describe("Unigram trainer", () => {
     expect(pieces[256]).toBe("<0xFF>");
     expect(modelOf(tok).byte_fallback).toBe(true);
     expect(tok.decoder).toMatchObject({ type: "Sequence", decoders: [{ type: "ByteFallback" }, { type: "Metaspace" }] });
+  });
+});
+
+describe("digamma (the Unigram M step)", () => {
+  it("matches known values: psi(1) = -Euler's gamma, psi(1/2) = -gamma - 2 ln 2, psi(x + 1) = psi(x) + 1/x", () => {
+    const gamma = 0.5772156649015329;
+    // The asymptotic series tokenizers uses (after SentencePiece) is good to about 1e-10.
+    expect(digamma(1)).toBeCloseTo(-gamma, 9);
+    expect(digamma(0.5)).toBeCloseTo(-gamma - 2 * Math.LN2, 9);
+    for (const x of [0.3, 2.5, 6.9, 7.1, 40, 1e4]) expect(digamma(x + 1)).toBeCloseTo(digamma(x) + 1 / x, 9);
+    // psi(n) = H(n-1) - gamma for integers.
+    let harmonic = 0;
+    for (let n = 1; n < 30; n++) harmonic += 1 / n;
+    expect(digamma(30)).toBeCloseTo(harmonic - gamma, 9);
   });
 });
 
