@@ -44,6 +44,5 @@ export function isChineseChar(cp: number): boolean {
 /** Rust's char::to_lowercase: per character, so no final-sigma rule. */
 export function lowercaseChar(ch: string, cp: number): string {
   if (cp < 128) return cp >= 65 && cp <= 90 ? String.fromCharCode(cp + 32) : ch;
-  if (cp === 0x3a3) return "\u03c3";
   return ch.toLowerCase();
 }

@@ -251,10 +251,8 @@ export class Tokenizer {
   applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): string | number[];
   applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string | number[] {
     const { addGenerationPrompt, tokenize, chatTemplate, ...extra } = options;
-    const source =
-      chatTemplate !== undefined && !Array.isArray(this.config.chat_template) && /[{}]/.test(chatTemplate)
-        ? chatTemplate
-        : selectChatTemplate(this.config.chat_template, chatTemplate);
+    // A template source always has {{ or {%; anything else names one of the config's templates.
+    const source = chatTemplate?.includes("{") ? chatTemplate : selectChatTemplate(this.config.chat_template, chatTemplate);
     const specials: Record<string, unknown> = {};
     for (const key of ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"]) {
       const t = this.configToken(key);

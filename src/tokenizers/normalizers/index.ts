@@ -65,7 +65,7 @@ function stripAccents(s: NormalizedString): NormalizedString {
   return s.mapChars((ch, cp) => (cp >= 0x300 && isNonspacingMark(ch) ? "" : ch));
 }
 
-export function strip(s: NormalizedString, left: boolean, right: boolean): NormalizedString {
+function strip(s: NormalizedString, left: boolean, right: boolean): NormalizedString {
   const text = s.normalized;
   let start = 0;
   let end = text.length;

@@ -132,9 +132,10 @@ function toByteLevel(s: NormalizedString): NormalizedString {
   }
   // Every byte becomes one BMP character carrying its source character's range: fill codes and ranges
   // in typed arrays and decode them at once instead of building a string per character.
-  if (scratchCodes.length < 4 * text.length) {
-    scratchCodes = new Uint16Array(4 * text.length);
-    scratchAlign = new Int32Array(8 * text.length);
+  // A UTF-16 unit is at most 3 UTF-8 bytes (a surrogate pair is 4 bytes for 2 units).
+  if (scratchCodes.length < 3 * text.length) {
+    scratchCodes = new Uint16Array(3 * text.length);
+    scratchAlign = new Int32Array(6 * text.length);
   }
   const codes = scratchCodes;
   const align = scratchAlign;
