@@ -1,9 +1,11 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Generator } from "../../src/utils/rng.js";
 import { TokenizerTrainerError, trainTokenizer, type TrainedTokenizerJson } from "../../src/tokenizers/trainers/index.js";
 import { fixturesDir } from "../helpers/cli.js";
+import { readLines } from "../../src/tokenizers/trainers/corpus.js";
 import { digamma } from "../../src/tokenizers/trainers/unigram.js";
 import { brownLines } from "./trainers-corpus.js";
 
@@ -272,6 +274,27 @@ describe("digamma (the Unigram M step)", () => {
     let harmonic = 0;
     for (let n = 1; n < 30; n++) harmonic += 1 / n;
     expect(digamma(30)).toBeCloseTo(harmonic - gamma, 9);
+  });
+});
+
+describe("reading training files", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "lmforge-trainer-files-"));
+
+  it("yields lines with their endings, across 1 MiB chunks that split multi-byte characters", () => {
+    // 3-byte and 4-byte characters make chunk boundaries fall inside characters; CRLF and a last line without \n.
+    const lines = Array.from({ length: 40000 }, (_, i) => `línea ${i} 日本語 😀 ${"x".repeat(i % 50)}${i % 7 === 0 ? "\r\n" : "\n"}`);
+    lines.push("last line without newline");
+    const file = path.join(dir, "big.txt");
+    writeFileSync(file, lines.join(""));
+    expect(statSync(file).size).toBeGreaterThan(2 * 1024 * 1024);
+    expect([...readLines([file, file])]).toEqual([...lines, ...lines]);
+  });
+
+  it("rejects invalid UTF-8 and folders, naming the file", () => {
+    const bad = path.join(dir, "latin1.txt");
+    writeFileSync(bad, Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
+    expect(() => [...readLines([bad])]).toThrow(new TokenizerTrainerError(`cannot read training file ${bad}: it is not valid UTF-8`));
+    expect(() => trainTokenizer({ type: "bpe", files: [dir], vocabSize: 300 })).toThrow(`cannot read training file ${dir}`);
   });
 });
 

@@ -25,7 +25,7 @@ export type UnigramPiece = [piece: string, score: number];
  * of the words joined with separators, which tokenizers enumerates with a suffix array; found here by counting
  * substrings up to `maxPieceLength` instead.
  */
-export function seedPieces(words: ReadonlyArray<readonly [string, number]>, maxPieceLength: number, seedSize: number): UnigramPiece[] {
+function seedPieces(words: ReadonlyArray<readonly [string, number]>, maxPieceLength: number, seedSize: number): UnigramPiece[] {
   const charFreq = new Map<string, number>();
   const substrings = new Map<string, number>();
   for (const [word, count] of words) {

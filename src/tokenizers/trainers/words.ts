@@ -48,7 +48,7 @@ const NONSPACING_MARK = /\p{Mn}/gu;
 // BertPreTokenizer: whitespace separates words and is dropped; each punctuation character is a word of its own.
 const BERT_WORD = /[^\s!-/:-@[-`{-~\p{P}]+|[!-/:-@[-`{-~\p{P}]/gu;
 
-export function bertNormalize(text: string): string {
+function bertNormalize(text: string): string {
   return text
     .replace(CONTROL, (c) => (c === "\t" || c === "\n" || c === "\r" ? " " : ""))
     .replace(OTHER_WHITESPACE, " ")
@@ -65,10 +65,10 @@ export const bertSplitter: WordSplitter = {
 // Sequence[Nmt, NFKC, Replace(" {2,}", " ")] then Metaspace(replacement "▁", prepend_scheme "always", split).
 const NMT_DROP = /[\u0001-\u0008\u000B\u000E-\u001F\u007F\u008F\u009F]/g;
 const NMT_SPACE = /[\t\n\f\r\u1680\u200B-\u200F\u2028\u2029\u2581\uFEFF\uFFFD]/g;
-export const METASPACE = "\u2581";
+const METASPACE = "\u2581";
 const METASPACE_WORD = /\u2581[^\u2581]*|[^\u2581]+/g;
 
-export function sentencePieceNormalize(text: string): string {
+function sentencePieceNormalize(text: string): string {
   return text.replace(NMT_DROP, "").replace(NMT_SPACE, " ").normalize("NFKC").replace(/ {2,}/g, " ");
 }
 
