@@ -213,6 +213,9 @@ describe("models", () => {
     expect(unk(true).encode("xya").tokens).toEqual(["<unk>", "a"]);
     expect(unk(true).encode("xya").offsets).toEqual([[0, 2], [2, 3]]);
     expect(unk(false).encode("xya").tokens).toEqual(["<unk>", "<unk>", "a"]);
+    // No unk_token: unknown characters are dropped; an unk_token missing from the vocabulary is an error.
+    expect(bpe({ vocab: vocab(["a"]), merges: [] }).encode("xa").tokens).toEqual(["a"]);
+    expect(() => bpe({ vocab: vocab(["a"]), merges: [], unk_token: "<unk>" }).encode("xa")).toThrow(/unk_token "<unk>" is not in model.vocab/);
   });
 
   it("BPE continuing_subword_prefix and end_of_word_suffix", () => {

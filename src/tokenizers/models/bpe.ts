@@ -209,6 +209,10 @@ export class BPE implements Model {
             handled = true;
           }
         }
+        if (!handled && this.options.unkToken != null && this.unkId === undefined) {
+          throw new TokenizerError(`tokenizer.json: BPE unk_token "${this.options.unkToken}" is not in model.vocab`);
+        }
+        // Without an unk_token, tokenizers drops characters it cannot spell.
         if (!handled && this.unkId !== undefined) {
           if (unkStart >= 0 && fuseUnk) unkEnd = end;
           else {
