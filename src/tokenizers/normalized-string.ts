@@ -80,7 +80,6 @@ export class NormalizedString {
     const s = this.normalized;
     if (content.length === 1 && ranges.every(([a, e]) => e - a === 1)) {
       // One unit for one unit keeps every alignment; avoids materializing them for huge inputs.
-      let out = "";
       let last = 0;
       const parts: string[] = [];
       for (const [a] of ranges) {
@@ -88,8 +87,7 @@ export class NormalizedString {
         last = a + 1;
       }
       parts.push(s.slice(last));
-      out = parts.join("");
-      return this.withSameLength(out);
+      return this.withSameLength(parts.join(""));
     }
     const b = new AlignedBuilder(s.length);
     let last = 0;

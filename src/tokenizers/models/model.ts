@@ -6,7 +6,7 @@ export interface ModelToken {
   end: number;
 }
 
-/** The vocabulary-level step: turns one pre-tokenized word into tokens. */
+/** The vocabulary-level step: turns one pre-tokenized word into tokens (returned arrays may be cached: read only). */
 export interface Model {
   tokenize(word: string): ModelToken[];
   tokenToId(token: string): number | undefined;
