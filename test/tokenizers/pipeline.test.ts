@@ -308,6 +308,9 @@ describe("post-processors", () => {
     });
     expect(roberta.encode("a", { pair: "b" }).ids).toEqual([5, 1, 6, 6, 2, 6]);
     expect(roberta.encode("a").ids).toEqual([5, 1, 6]);
+    // tokenizers' roberta.rs: every type id is 0, with or without special tokens.
+    expect(roberta.encode("a", { pair: "b" }).typeIds).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(roberta.encode("a", { pair: "b", addSpecialTokens: false }).typeIds).toEqual([0, 0]);
   });
 
   it("ByteLevel trim_offsets leaves out the leading space of a token", () => {

@@ -39,6 +39,8 @@ export function postProcessorFromJSON(json: unknown): PostProcessor | null {
       return {
         processEncodings(list, add) {
           if (trim) list = list.map((e) => trimOffsets(e, addPrefixSpace));
+          // RoBERTa gives every token type id 0, special tokens or not.
+          if (roberta) list = list.map((e) => withTypeId(e, 0));
           if (!add) return list;
           const [a, b] = list as [Encoding, Encoding | undefined];
           const cls = (t: number) => specialEncoding([clsId], [clsToken], t);
