@@ -22,22 +22,19 @@ constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 LMF_CLONES void unary_range(int op, const float* LMF_RESTRICT x, float* LMF_RESTRICT o, size_t n) {
   switch (op) {
     case U_NEG: for (size_t i = 0; i < n; i++) o[i] = -x[i]; break;
-    case U_EXP: for (size_t i = 0; i < n; i++) o[i] = fast_exp(x[i]); break;
+    case U_EXP: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return vexp(v); }); break;
     case U_LOG: for (size_t i = 0; i < n; i++) o[i] = std::log(x[i]); break;
     case U_SQRT: for (size_t i = 0; i < n; i++) o[i] = std::sqrt(x[i]); break;
     case U_RSQRT: for (size_t i = 0; i < n; i++) o[i] = 1.0f / std::sqrt(x[i]); break;
-    case U_TANH: for (size_t i = 0; i < n; i++) o[i] = fast_tanh(x[i]); break;
+    case U_TANH: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return vtanh(v); }); break;
     case U_ABS: for (size_t i = 0; i < n; i++) o[i] = std::fabs(x[i]); break;
     case U_RELU: for (size_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : 0.0f; break;
-    case U_SILU: for (size_t i = 0; i < n; i++) o[i] = x[i] * fast_sigmoid(x[i]); break;
-    case U_GELU: for (size_t i = 0; i < n; i++) o[i] = 0.5f * x[i] * one_plus_erf(x[i] * kInvSqrt2); break;
+    case U_SILU: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return v * vsigmoid(v); }); break;
+    case U_GELU: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return 0.5f * v * vone_plus_erf(v * kInvSqrt2); }); break;
     case U_GELU_TANH:
-      for (size_t i = 0; i < n; i++) {
-        const float v = x[i];
-        o[i] = 0.5f * v * (1.0f + fast_tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
-      }
+      vmap1(x, o, n, [](vf v) LMF_LAMBDA { return 0.5f * v * (1.0f + vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v))); });
       break;
-    case U_SIGMOID: for (size_t i = 0; i < n; i++) o[i] = fast_sigmoid(x[i]); break;
+    case U_SIGMOID: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return vsigmoid(v); }); break;
     case U_SIN: for (size_t i = 0; i < n; i++) o[i] = (float)std::sin((double)x[i]); break;
     case U_COS: for (size_t i = 0; i < n; i++) o[i] = (float)std::cos((double)x[i]); break;
     case U_SQUARE: for (size_t i = 0; i < n; i++) o[i] = x[i] * x[i]; break;
@@ -57,23 +54,21 @@ LMF_CLONES void unary_grad_range(int op, const float* LMF_RESTRICT x, const floa
     case U_ABS: for (size_t i = 0; i < n; i++) o[i] = x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : 0.0f); break;
     case U_RELU: for (size_t i = 0; i < n; i++) o[i] = x[i] > 0 ? g[i] : 0.0f; break;
     case U_SILU:
-      for (size_t i = 0; i < n; i++) {
-        const float s = fast_sigmoid(x[i]);
-        o[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
-      }
+      vmap2(x, g, o, n, [](vf v, vf gv) LMF_LAMBDA {
+        const vf s = vsigmoid(v);
+        return gv * s * (1.0f + v * (1.0f - s));
+      });
       break;
     case U_GELU:
-      for (size_t i = 0; i < n; i++) {
-        const float v = x[i];
-        o[i] = g[i] * (0.5f * one_plus_erf(v * kInvSqrt2) + v * kInvSqrt2Pi * fast_exp(-0.5f * v * v));
-      }
+      vmap2(x, g, o, n, [](vf v, vf gv) LMF_LAMBDA {
+        return gv * (0.5f * vone_plus_erf(v * kInvSqrt2) + v * kInvSqrt2Pi * vexp(-0.5f * v * v));
+      });
       break;
     case U_GELU_TANH:
-      for (size_t i = 0; i < n; i++) {
-        const float v = x[i];
-        const float t = fast_tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
-        o[i] = g[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * v * v));
-      }
+      vmap2(x, g, o, n, [](vf v, vf gv) LMF_LAMBDA {
+        const vf t = vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
+        return gv * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * v * v));
+      });
       break;
     case U_SIGMOID: for (size_t i = 0; i < n; i++) o[i] = g[i] * y[i] * (1.0f - y[i]); break;
     case U_SIN: for (size_t i = 0; i < n; i++) o[i] = g[i] * (float)std::cos((double)x[i]); break;
@@ -116,12 +111,13 @@ const Run kRuns[B_COUNT] = {brun_entry<B_ADD>, brun_entry<B_SUB>, brun_entry<B_M
 LMF_CLONES void row_sums(const float* LMF_RESTRICT x, float* LMF_RESTRICT out, long o0, long o1, long inner) {
   for (long o = o0; o < o1; o++) {
     const float* r = x + o * inner;
-    float s[16] = {};
+    // 64 partial sums: four independent vector chains, so the loop runs at memory speed, not add latency.
+    float s[64] = {};
     long i = 0;
-    for (; i + 16 <= inner; i += 16)
-      for (int l = 0; l < 16; l++) s[l] += r[i + l];
+    for (; i + 64 <= inner; i += 64)
+      for (int l = 0; l < 64; l++) s[l] += r[i + l];
     float t = 0;
-    for (int l = 0; l < 16; l++) t += s[l];
+    for (int l = 0; l < 64; l++) t += s[l];
     for (; i < inner; i++) t += r[i];
     out[o] = t;
   }
@@ -139,24 +135,24 @@ LMF_CLONES void softmax_rows(const float* LMF_RESTRICT x, float* LMF_RESTRICT ou
   for (long r = r0; r < r1; r++) {
     const float* xr = x + r * cols;
     float* orow = out + r * cols;
+    float pm[16];
+    for (int l = 0; l < 16; l++) pm[l] = -INFINITY;
+    long q = 0;
+    for (; q + 16 <= cols; q += 16)
+      for (int l = 0; l < 16; l++) pm[l] = xr[q + l] > pm[l] ? xr[q + l] : pm[l];
     float mx = -INFINITY;
-    for (long j = 0; j < cols; j++) mx = xr[j] > mx ? xr[j] : mx;
+    for (int l = 0; l < 16; l++) mx = pm[l] > mx ? pm[l] : mx;
+    for (; q < cols; q++) mx = xr[q] > mx ? xr[q] : mx;
     if (mx == -INFINITY) mx = 0.0f;  // fully masked row: exp(-inf) sums to 0 and the row is NaN, as in torch
-    float s[16] = {};
+    vf acc = {};
     long j = 0;
-    if (log) {
-      for (; j + 16 <= cols; j += 16)
-        for (int l = 0; l < 16; l++) s[l] += fast_exp(xr[j + l] - mx);
-    } else {
-      for (; j + 16 <= cols; j += 16)
-        for (int l = 0; l < 16; l++) {
-          const float e = fast_exp(xr[j + l] - mx);
-          orow[j + l] = e;
-          s[l] += e;
-        }
+    for (; j + 16 <= cols; j += 16) {
+      const vf e = vexp(vload(xr + j) - mx);
+      if (!log) vstore(orow + j, e);
+      acc += e;
     }
     float sum = 0;
-    for (int l = 0; l < 16; l++) sum += s[l];
+    for (int l = 0; l < 16; l++) sum += acc[l];
     for (; j < cols; j++) {
       const float e = fast_exp(xr[j] - mx);
       if (!log) orow[j] = e;
@@ -181,7 +177,7 @@ LMF_CLONES void softmax_grad_rows(const float* LMF_RESTRICT y, const float* LMF_
     float s = 0;
     if (log) {
       for (long j = 0; j < cols; j++) s += gr[j];
-      for (long j = 0; j < cols; j++) orow[j] = gr[j] - fast_exp(yr[j]) * s;
+      vmap2(yr, gr, orow, (size_t)cols, [s](vf y, vf gv) LMF_LAMBDA { return gv - vexp(y) * s; });
     } else {
       for (long j = 0; j < cols; j++) s += gr[j] * yr[j];
       for (long j = 0; j < cols; j++) orow[j] = yr[j] * (gr[j] - s);
@@ -293,10 +289,10 @@ LMF_CLONES void attention_rows(const float* LMF_RESTRICT q, const float* LMF_RES
       // exp(m - mNew) is 0 on the first block (m = -inf) and 1 when the max does not move.
       const float corr = m == -INFINITY ? 0.0f : fast_exp(m - mNew);
       float bs = 0;
-      for (long j = 0; j < nb; j++) {
-        scores[j] = fast_exp(scores[j] - mNew);
-        bs += scores[j];
-      }
+      long j = 0;
+      for (; j + 16 <= nb; j += 16) vstore(scores + j, vexp(vload(scores + j) - mNew));
+      for (; j < nb; j++) scores[j] = fast_exp(scores[j] - mNew);
+      for (j = 0; j < nb; j++) bs += scores[j];
       l = l * corr + bs;
       for (long d = 0; d < D; d++) acc[d] *= corr;
       for (long j = 0; j < nb; j++) {

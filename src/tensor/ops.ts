@@ -782,16 +782,25 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
     shape = [];
   }
   return result(outData, shape, dtype, [logits], "crossEntropy", (g) => {
+    // scale · (softmax − target), target = (1−ε)·onehot + ε/C, with the N×C work in backend kernels.
     const gd = g.floatData;
     const gl = allocate(dtype, logits.size) as FloatArray;
+    be.unary("exp", lsm, gl);
+    const uniform = reduction !== "none";
+    const scaleOf = (i: number): number => (reduction === "none" ? gd[i]! : reduction === "mean" ? gd[0]! / count : gd[0]!);
+    if (uniform) be.affine(gl, scaleOf(0), (-scaleOf(0) * eps) / C, gl);
     for (let i = 0; i < N; i++) {
       const y = t[i]!;
-      if (y === ignoreIndex) continue;
-      const scale = reduction === "none" ? gd[i]! : reduction === "mean" ? gd[0]! / count : gd[0]!;
-      for (let c = 0; c < C; c++) {
-        const target = (c === y ? 1 - eps : 0) + eps / C;
-        gl[i * C + c] = scale * (Math.exp(lsm[i * C + c]!) - target);
+      if (y === ignoreIndex) {
+        gl.fill(0, i * C, (i + 1) * C);
+        continue;
       }
+      const scale = scaleOf(i);
+      if (!uniform) {
+        const row = gl.subarray(i * C, (i + 1) * C);
+        be.affine(row, scale, (-scale * eps) / C, row);
+      }
+      gl[i * C + y] -= scale * (1 - eps);
     }
     return [new Tensor(gl, logits.shape, dtype)];
   });

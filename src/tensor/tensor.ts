@@ -1,4 +1,5 @@
 import { TensorError } from "../errors.js";
+import { getBackend } from "../backends/index.js";
 import { allocate, convert, isFloat, type DType, type FloatArray, type StorageArray } from "./dtype.js";
 import { numel, shapesEqual, type Shape } from "./shape.js";
 import { Generator, getDefaultGenerator } from "../utils/rng.js";
@@ -174,9 +175,8 @@ function topoOrder(root: Tensor): Tensor[] {
 
 function accumulate(a: Tensor | undefined, b: Tensor): Tensor {
   if (a === undefined) return b;
-  const out = allocate(a.dtype, a.size) as FloatArray;
-  const x = a.data as FloatArray, y = b.data as FloatArray;
-  for (let i = 0; i < out.length; i++) out[i] = x[i]! + y[i]!;
+  const out = allocate(a.dtype, a.size);
+  getBackend().binary("add", a.data, [1], b.data, [1], out, [a.size]);
   return new Tensor(out, a.shape, a.dtype);
 }
 
