@@ -1,8 +1,13 @@
 // Node-API bindings: argument checking and unpacking only; the kernels live in gemm.cc / kernels.cc.
 #include <node_api.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <vector>
 
 #include "gemm.h"
@@ -409,7 +414,23 @@ napi_value MeasurePeak(napi_env env, napi_callback_info info) {
   });
 }
 
+// Large tensors are allocated and freed every step (activations, logits, gradients). glibc serves blocks above
+// 32 MiB with fresh mmaps, so every step pays a page fault per 4 KiB on first touch, which costs far more than
+// the kernels themselves on virtualized machines. Serving them from the heap and keeping freed memory (up to
+// LMFORGE_MALLOC_KEEP_MB, default 4096) lets the next step reuse already-mapped pages; RSS stays at the steady
+// state's peak instead of being returned and refaulted. LMFORGE_MALLOC_KEEP_MB=0 leaves glibc's defaults.
+void tuneAllocator() {
+#if defined(__GLIBC__)
+  long keepMb = 4096;
+  if (const char* env = std::getenv("LMFORGE_MALLOC_KEEP_MB")) keepMb = std::atol(env);
+  if (keepMb <= 0) return;
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, (int)std::min<long>(keepMb, 2047) << 20);
+#endif
+}
+
 napi_value Init(napi_env env, napi_value exports) {
+  tuneAllocator();
   struct Fn {
     const char* name;
     napi_callback cb;
