@@ -1,3 +1,4 @@
+import { cliHubOptions } from "./hub-options.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
@@ -51,7 +52,7 @@ export function register(program: Command): void {
         if (tokenizerSource === source && existsSync(source) && !existsSync(path.join(source, "tokenizer.json"))) {
           throw new EvaluationError(`--model ${source} has no tokenizer.json; give --tokenizer <folder or file>`);
         }
-        models.push({ name: names[i]!, model: await loadModel(source), tokenizer: await loadTokenizer(tokenizerSource) });
+        models.push({ name: names[i]!, model: await loadModel(source, cliHubOptions()), tokenizer: await loadTokenizer(tokenizerSource, cliHubOptions()) });
       }
       const progress = process.stderr.isTTY
         ? (name: string, done: number, total: number): void => void process.stderr.write(`\r${name}: ${done}/${total}${done === total ? "\n" : ""}`)

@@ -1,3 +1,4 @@
+import { cliHubOptions } from "./hub-options.js";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
@@ -112,7 +113,7 @@ export function renameOption(err: unknown): unknown {
 export async function loadModelAndTokenizer(
   opts: { model: string; tokenizer?: string; revision?: string },
 ): Promise<{ model: PreTrainedModel; tokenizer: Tokenizer | null }> {
-  const hub = opts.revision ? { revision: opts.revision } : {};
+  const hub = cliHubOptions(opts.revision);
   const model = await loadModel(opts.model, hub);
   let tokenizer: Tokenizer | null = null;
   if (opts.tokenizer) tokenizer = await loadTokenizer(opts.tokenizer, hub);

@@ -1,3 +1,4 @@
+import { cliHubOptions } from "./hub-options.js";
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { loadTokenizer, toCodePointOffsets, TokenizerError, type Encoding } from "../tokenizers/index.js";
@@ -24,7 +25,7 @@ export function register(program: Command): void {
     .option("--revision <rev>", "hub revision when --tokenizer is a hub id")
     .action(async (text: string | undefined, options: Options) => {
       const input = text ?? readStdin();
-      const tok = await loadTokenizer(options.tokenizer, options.revision ? { revision: options.revision } : {});
+      const tok = await loadTokenizer(options.tokenizer, cliHubOptions(options.revision));
       const enc = tok.encode(input, { addSpecialTokens: options.specialTokens, pair: options.pair });
       const offsets = options.codePoints ? codePointOffsets(input, options.pair, enc) : enc.offsets;
       if (options.json) {
