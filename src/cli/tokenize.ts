@@ -8,7 +8,7 @@ interface Options {
   json?: boolean;
   specialTokens: boolean;
   pair?: string;
-  codePoints?: boolean;
+  utf16?: boolean;
   revision?: string;
 }
 
@@ -21,13 +21,14 @@ export function register(program: Command): void {
     .option("--json", 'print {"ids": [...], "tokens": [...], "offsets": [[start, end], ...]}')
     .option("--no-special-tokens", "do not add the special tokens the post-processor adds (BOS, [CLS], ...)")
     .option("--pair <text>", "second sequence of a pair")
-    .option("--code-points", "offsets in code points, as Python reports them (default: UTF-16 units, as JS string indices)")
+    .option("--utf16", "offsets in UTF-16 units (JS string indices) instead of code points (Python string indices, as Hugging Face tokenizers reports them)")
     .option("--revision <rev>", "hub revision when --tokenizer is a hub id")
     .action(async (text: string | undefined, options: Options) => {
       const input = text ?? readStdin();
       const tok = await loadTokenizer(options.tokenizer, cliHubOptions(options.revision));
       const enc = tok.encode(input, { addSpecialTokens: options.specialTokens, pair: options.pair });
-      const offsets = options.codePoints ? codePointOffsets(input, options.pair, enc) : enc.offsets;
+      // Code points by default, so the output compares directly with Hugging Face tokenizers' (Python) offsets.
+      const offsets = options.utf16 ? enc.offsets : codePointOffsets(input, options.pair, enc);
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ ids: enc.ids, tokens: enc.tokens, offsets })}\n`);
       } else {
