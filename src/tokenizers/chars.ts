@@ -10,6 +10,13 @@ export function isWhitespace(ch: string): boolean {
   return ch === " " || WHITE_SPACE.test(ch);
 }
 
+/** isWhitespace for one UTF-16 unit (every White_Space character is in the BMP), without a regex. */
+export function isWhitespaceCode(u: number): boolean {
+  if (u < 0x85) return u === 32 || (u >= 9 && u <= 13);
+  return u === 0x85 || u === 0xa0 || u === 0x1680 || (u >= 0x2000 && u <= 0x200a) || u === 0x2028 || u === 0x2029 ||
+    u === 0x202f || u === 0x205f || u === 0x3000;
+}
+
 /** tokenizers' BERT punctuation: ASCII punctuation or any Unicode P* character. */
 export function isBertPunctuation(ch: string, cp: number): boolean {
   if (cp < 128) return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);

@@ -1,5 +1,5 @@
 import { asObject, TokenizerError, unknownComponent } from "../errors.js";
-import { isWhitespace } from "../chars.js";
+import { isWhitespaceCode } from "../chars.js";
 import { concatEncodings, type Encoding, specialEncoding, withTypeId } from "../encoding.js";
 
 /**
@@ -124,23 +124,27 @@ function templateProcessing(o: Record<string, unknown>): PostProcessor {
   };
 }
 
-const BYTE_SPACE = "\u0120";
+const BYTE_SPACE = 0x120;
 
 /** ByteLevel's trim_offsets: offsets stop covering the spaces a token starts or ends with. */
 function trimOffsets(e: Encoding, addPrefixSpace: boolean): Encoding {
-  const isSpace = (ch: string): boolean => ch === BYTE_SPACE || isWhitespace(ch);
-  const offsets = e.offsets.map(([start, end], i): [number, number] => {
-    const chars = Array.from(e.tokens[i]!);
+  // Spaces are single UTF-16 units, so counting units counts characters; unchanged offsets keep their pair.
+  const isSpace = (u: number): boolean => u === BYTE_SPACE || isWhitespaceCode(u);
+  const offsets = e.offsets.map((pair, i): [number, number] => {
+    const token = e.tokens[i]!;
+    const n = token.length;
     let leading = 0;
-    while (leading < chars.length && isSpace(chars[leading]!)) leading++;
+    while (leading < n && isSpace(token.charCodeAt(leading))) leading++;
+    if (leading === 0 && (n === 0 || !isSpace(token.charCodeAt(n - 1)))) return pair;
     let trailing = 0;
-    while (trailing < chars.length && isSpace(chars[chars.length - 1 - trailing]!)) trailing++;
+    while (trailing < n && isSpace(token.charCodeAt(n - 1 - trailing))) trailing++;
+    let [start, end] = pair;
     if (leading > 0) {
       if ((i === 0 || start === 0) && addPrefixSpace && leading === 1) leading = 0;
       start = Math.min(start + leading, end);
     }
     if (trailing > 0 && end >= trailing) end = Math.max(end - trailing, start);
-    return [start, end];
+    return start === pair[0] && end === pair[1] ? pair : [start, end];
   });
   return { ...e, offsets };
 }
