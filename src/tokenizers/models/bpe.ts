@@ -13,6 +13,7 @@ function splitMerge(merge: string, rank: number): [string, string] {
   return [merge.slice(0, space), merge.slice(space + 1)];
 }
 
+const SCRATCH_LIMIT = 1 << 16;
 const UNSEEN = -2;
 const MISSING = -1;
 
@@ -33,6 +34,11 @@ class Symbols {
     this.end = new Int32Array(capacity);
     this.prev = new Int32Array(capacity);
     this.next = new Int32Array(capacity);
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.size = 0;
   }
 
   add(id: number, start: number, end: number): void {
@@ -71,6 +77,9 @@ export class BPE implements Model {
   private readonly charIds = new Int32Array(65536).fill(UNSEEN);
   private readonly unkId: number | undefined;
   private readonly byteIds: Array<number | undefined> = [];
+  /** Reused by every word: allocating them per word cost more than the merges of a short word. */
+  private symbols = new Symbols(64);
+  private heap = new NumberHeap(64);
 
   constructor(private readonly options: {
     vocab: Map<string, number>;
@@ -144,12 +153,18 @@ export class BPE implements Model {
 
   tokenize(word: string): ModelToken[] {
     if (word.length === 0) return [];
+    const cached = this.cache.get(word);
+    if (cached) return cached;
+    const out = this.tokenizeUncached(word);
+    this.cache.set(word, out);
+    return out;
+  }
+
+  private tokenizeUncached(word: string): ModelToken[] {
     if (this.options.ignoreMerges) {
       const id = this.vocabMap.get(word);
       if (id !== undefined) return [{ id, value: word, start: 0, end: word.length }];
     }
-    const cached = this.cache.get(word);
-    if (cached) return cached;
     const symbols = this.mergeWord(word);
     if (symbols.count === 0) return [];
     const out: ModelToken[] = new Array(symbols.count);
@@ -157,7 +172,11 @@ export class BPE implements Model {
       const id = symbols.id[i]!;
       out[k] = { id, value: this.vocabR[id]!, start: symbols.start[i]!, end: symbols.end[i]! };
     }
-    this.cache.set(word, out);
+    if (symbols.id.length > SCRATCH_LIMIT) {
+      // A buffer grown for a huge word is not kept.
+      this.symbols = new Symbols(64);
+      this.heap = new NumberHeap(64);
+    }
     return out;
   }
 
@@ -174,7 +193,8 @@ export class BPE implements Model {
   private initialSymbols(word: string): Symbols {
     const { continuingSubwordPrefix: prefix, endOfWordSuffix: suffix, fuseUnk, byteFallback } = this.options;
     const plain = !prefix && !suffix;
-    const sym = new Symbols(word.length + 8);
+    const sym = this.symbols;
+    sym.reset();
     let unkStart = -1;
     let unkEnd = -1;
     const flushUnk = (): void => {
@@ -234,7 +254,8 @@ export class BPE implements Model {
     if (n < 2 || this.mergeCount === 0) return sym;
     const { id, end, prev, next } = sym;
     const table = this.merges;
-    const heap = new NumberHeap(n);
+    const heap = this.heap;
+    heap.clear();
     for (let i = 0; i + 1 < n; i++) {
       const m = table[id[i]!]?.get(id[i + 1]!);
       if (m !== undefined) heap.push(Math.floor(m / ID_SPACE) * POS_SPACE + i);

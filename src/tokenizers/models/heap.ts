@@ -7,6 +7,10 @@ export class NumberHeap {
     this.data = new Float64Array(Math.max(16, capacity));
   }
 
+  clear(): void {
+    this.n = 0;
+  }
+
   get size(): number {
     return this.n;
   }
