@@ -119,17 +119,26 @@ function metaspace(o: Record<string, unknown>): PreTokenizer {
   });
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
-const CHANGED_ASCII = /[\x00-\x20\x7f]/;
-const CHANGED_ASCII_G = /[\x00-\x20\x7f]/g;
-
 // Each ASCII character is one byte and one mapped character, so ASCII text keeps its alignment.
 function toByteLevel(s: NormalizedString): NormalizedString {
   const text = s.normalized;
-  if (!NON_ASCII.test(text)) {
-    // Printable ASCII maps to itself; only spaces and control characters change.
-    return CHANGED_ASCII.test(text) ? s.withSameLength(text.replace(CHANGED_ASCII_G, (c) => BYTE_TO_CHAR[c.charCodeAt(0)]!)) : s;
+  // One pass over the units: printable ASCII maps to itself; only spaces and control characters change, and
+  // the text is rebuilt only from the first of those (usually a leading space).
+  let out: string | null = null;
+  let last = 0;
+  for (let i = 0; i < text.length; i++) {
+    const u = text.charCodeAt(i);
+    if (u > 0x20 && u < 0x7f) continue;
+    if (u >= 0x80) return nonAsciiToByteLevel(s);
+    out = (out ?? "") + text.slice(last, i) + BYTE_TO_CHAR[u]!;
+    last = i + 1;
   }
+  if (out === null) return s;
+  return s.withSameLength(last < text.length ? out + text.slice(last) : out);
+}
+
+function nonAsciiToByteLevel(s: NormalizedString): NormalizedString {
+  const text = s.normalized;
   // Every byte becomes one BMP character carrying its source character's range: fill codes and ranges
   // in typed arrays and decode them at once instead of building a string per character.
   // A UTF-16 unit is at most 3 UTF-8 bytes (a surrogate pair is 4 bytes for 2 units).
