@@ -20,7 +20,7 @@ namespace {
 
 constexpr long KC = 256;          // depth of one packed block: a KC×NR sliver of B stays in L1
 constexpr long MC = 144;          // rows of A packed per block (multiple of every MR): MC×KC stays in L2
-constexpr long kBPanelFloats = 1L << 20;  // packed B panel budget (4 MiB, lives in L3)
+constexpr long kBPanelFloats = 4L << 20;  // packed B panel (16 MiB, in L3): one panel, two barriers, for most shapes
 constexpr long MAX_MR = 12, MAX_NR = 32;
 
 using Ukr = void (*)(long kc, const float* a, const float* b, float* c, long ldc, bool add);
