@@ -50,6 +50,8 @@ const WORD_CHAR = /^[\p{L}\p{M}\p{Nd}\p{Pc}]$/u;
 /** Leftmost-longest matching of a set of added tokens, with their lstrip/rstrip/single_word rules. */
 export class AddedTokenMatcher {
   private readonly root: TrieNode = { next: new Map(), token: null };
+  /** 1 for the UTF-16 units some token starts with: text is scanned with a typed-array read per unit. */
+  private readonly firstUnits = new Uint8Array(65536);
   readonly size: number;
 
   constructor(tokens: Array<{ pattern: string; token: AddedToken }>) {
@@ -66,6 +68,7 @@ export class AddedTokenMatcher {
         }
         node = child;
       }
+      this.firstUnits[pattern.charCodeAt(0)] = 1;
       if (!node.token) size++;
       node.token = token;
     }
@@ -76,14 +79,16 @@ export class AddedTokenMatcher {
     const out: Segment[] = [];
     if (this.size === 0) return text.length ? [{ start: 0, end: text.length, token: null }] : [];
     const rootNext = this.root.next;
+    const firstUnits = this.firstUnits;
     let plainStart = 0;
     let i = 0;
     while (i < text.length) {
-      let node = rootNext.get(text.charCodeAt(i));
-      if (!node) {
+      const unit = text.charCodeAt(i);
+      if (firstUnits[unit] === 0) {
         i++;
         continue;
       }
+      let node = rootNext.get(unit)!;
       let matchEnd = -1;
       let match: AddedToken | null = null;
       for (let j = i + 1; ; j++) {
