@@ -194,6 +194,7 @@ export class BPE implements Model {
     const { continuingSubwordPrefix: prefix, endOfWordSuffix: suffix, fuseUnk, byteFallback } = this.options;
     const plain = !prefix && !suffix;
     const sym = this.symbols;
+    if (plain && this.plainSymbols(word)) return sym;
     sym.reset();
     let unkStart = -1;
     let unkEnd = -1;
@@ -246,6 +247,23 @@ export class BPE implements Model {
     }
     flushUnk();
     return sym;
+  }
+
+  /**
+   * The common case (no prefix or suffix, every unit its own vocabulary character, as in byte-level BPE) without
+   * the unknown-character bookkeeping; false when the word needs the general path.
+   */
+  private plainSymbols(word: string): boolean {
+    const sym = this.symbols;
+    sym.reset();
+    for (let i = 0; i < word.length; i++) {
+      const code = word.charCodeAt(i);
+      if (code >= 0xd800 && code <= 0xdbff) return false;
+      const id = this.charId(code);
+      if (id === MISSING) return false;
+      sym.add(id, i, i + 1);
+    }
+    return true;
   }
 
   private mergeWord(word: string): Symbols {
