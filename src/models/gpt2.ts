@@ -14,7 +14,7 @@ import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
-import { PreTrainedModel, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { PreTrainedModel, TiedLinear, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
 import { getDefaultGenerator } from "../utils/rng.js";
 
@@ -173,15 +173,13 @@ export class GPT2Model extends Module {
 
 export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> {
   transformer: GPT2Model;
-  lm_head: { weight: Parameter } & Module;
+  lm_head: TiedLinear;
 
   constructor(config: GPT2Config) {
     super(config);
     this.transformer = new GPT2Model(config);
     // GPT-2's head is always tied to the token embeddings.
-    const head = new Module() as { weight: Parameter } & Module;
-    head.weight = this.transformer.wte.weight;
-    this.lm_head = head;
+    this.lm_head = new TiedLinear(this.transformer.wte.weight);
   }
 
   override get baseModelPrefix(): string {
@@ -203,7 +201,7 @@ export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> {
     const positions = inputs.positionIds ? toIds(inputs.positionIds, "positionIds") : null;
     const cache = inputs.pastKeyValues ?? (inputs.useCache ? new KVCache() : null);
     const hidden = this.transformer.forward(ids, mask, positions, cache);
-    const logits = F.linear(hidden, this.lm_head.weight);
+    const logits = this.lm_head.forward(hidden);
     const out: ModelOutput = { logits };
     if (inputs.labels) out.loss = causalLMLoss(logits, toIds(inputs.labels, "labels"));
     if (cache) out.pastKeyValues = cache;

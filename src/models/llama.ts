@@ -19,7 +19,7 @@ import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
-import { PreTrainedModel, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { PreTrainedModel, TiedLinear, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
 import { LAYER_TYPES, RotaryEmbedding, applyRotary, readRopeParameters, type LayerType, type RopeParameters } from "./rope.js";
 
@@ -281,19 +281,14 @@ export class LlamaModel extends Module {
 
 export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
   model: LlamaModel;
-  lm_head: { weight: Parameter } & Module;
+  lm_head: TiedLinear | Linear;
 
   constructor(config: LlamaConfig) {
     super(config);
     this.model = new LlamaModel(config);
-    if (config.tieWordEmbeddings) {
-      const head = new Module() as { weight: Parameter } & Module;
-      head.weight = this.model.embed_tokens.weight;
-      this.lm_head = head;
-    } else {
-      this.lm_head = new Linear(config.hiddenSize, config.vocabSize, { bias: false });
-    }
-  }
+    this.lm_head = config.tieWordEmbeddings
+      ? new TiedLinear(this.model.embed_tokens.weight)
+      : new Linear(config.hiddenSize, config.vocabSize, { bias: false });  }
 
   override get baseModelPrefix(): string {
     return "model";
@@ -315,7 +310,7 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
     const positions = inputs.positionIds ? toIds(inputs.positionIds, "positionIds") : null;
     const cache = inputs.pastKeyValues ?? (inputs.useCache ? new KVCache() : null);
     const hidden = this.model.forward(ids, mask, positions, cache);
-    let logits = F.linear(hidden, this.lm_head.weight);
+    let logits = this.lm_head.forward(hidden);
     const cap = this.config.finalLogitSoftcapping;
     if (cap) logits = F.affine(F.tanh(F.affine(logits, 1 / cap)), cap);
     const out: ModelOutput = { logits };

@@ -1,5 +1,5 @@
 import { TensorError } from "../errors.js";
-import { Module } from "../nn/module.js";
+import { Module, Parameter } from "../nn/module.js";
 import { Tensor, tensor } from "../tensor/tensor.js";
 import * as F from "../tensor/ops.js";
 import { Generator } from "../utils/rng.js";
@@ -95,6 +95,17 @@ export abstract class PreTrainedModel<C extends BaseConfig = BaseConfig> extends
   /** Length of the context the model was trained for, when its config says. */
   get maxPositionEmbeddings(): number | null {
     return null;
+  }
+}
+
+/** A head whose weight is another module's parameter (an LM head tied to the token embeddings). */
+export class TiedLinear extends Module {
+  constructor(readonly weight: Parameter) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight);
   }
 }
 
