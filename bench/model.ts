@@ -22,7 +22,7 @@ const SIZES: Size[] = [
 ];
 const SEQ = 256, PROMPT = 32, NEW = 64;
 
-/** Read bandwidth (GB/s): best pass of the backend's row-sum kernel over a 512 MiB array. */
+/** Read bandwidth (GB/s): best of five passes of the backend's row-sum kernel over a 512 MiB array. */
 function streamingBandwidth(): number {
   const n = 128 << 20;
   const x = new Float32Array(n).fill(1);
@@ -51,7 +51,7 @@ export async function main(flags: string[]): Promise<void> {
   const only = new Set((flagValue(flags, "only") ?? "forward,train,generate").split(","));
   const sizes = flagValue(flags, "sizes")?.split(",");
   if (isNativeAvailable()) setNumThreads(threads);
-  const bandwidth = streamingBandwidth();
+  let bandwidth = 0;
   const g = new Generator(1);
   const lines: string[] = [];
   for (const [i, size] of SIZES.entries()) {
@@ -89,6 +89,7 @@ export async function main(flags: string[]): Promise<void> {
       model.eval();
       const prompt = randint(0, vocab, [1, PROMPT], g);
       const t = bestTime(() => greedy(model, prompt), seconds, 2);
+      bandwidth = streamingBandwidth(); // right after, so both see the same machine load
       // Bytes a decode step must read: every weight once (the tied embedding as the LM head; one row of each
       // embedding table is negligible), i.e. all parameters except the position table.
       const wpe = Number(size.config.n_positions) * Number(size.config.n_embd);
@@ -100,7 +101,7 @@ export async function main(flags: string[]): Promise<void> {
   }
   const info = isNativeAvailable() ? nativeInfo() : null;
   console.log(`machine: ${cpuModel()}, ${os.cpus().length} cores (${cpuFlags().join(" ")}); ${new Date().toISOString()}`);
-  console.log(`lmforge backend: ${getBackend().name}${info ? ` (${info.isa}, ${info.threads} threads)` : ""}; streaming read bandwidth ${fmt(bandwidth)} GB/s`);
+  console.log(`lmforge backend: ${getBackend().name}${info ? ` (${info.isa}, ${info.threads} threads)` : ""}; streaming read bandwidth ${bandwidth ? fmt(bandwidth) + " GB/s" : "not measured"}`);
   console.log("");
   console.log("| model | measure | lmforge | PyTorch | lmforge / PyTorch | note |");
   console.log("|---|---|---|---|---|---|");

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <cstring>
 
-// Elementwise kernels are written as plain loops the compiler vectorizes; on x86 with GCC/Clang (ELF)
-// each is compiled for AVX-512, AVX2+FMA and baseline and picked at load time, so the library builds with
-// default flags and still runs on older CPUs. Elsewhere (ARM, Apple) the portable loop is all there is.
+// Elementwise kernels are plain loops (or the 16-wide vector type below); on x86 with GCC/Clang (ELF) each
+// is compiled for AVX-512, AVX2+FMA and baseline and picked at load time, so the library builds with default
+// flags and still runs on older CPUs. Elsewhere (ARM, Apple) the portable build is all there is.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(LMF_NO_CLONES)
 #define LMF_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #define LMF_X86 1
@@ -22,8 +22,8 @@
 
 namespace lmf {
 
-// exp for f32 (Cephes expf: range reduction by ln2 and a degree-6 polynomial, ~1 ulp). Branch-free so
-// loops calling it vectorize; NaN passes through, large inputs give inf, very negative ones 0.
+// exp for f32 (Cephes expf: range reduction by ln2 and a degree-6 polynomial, ~1 ulp); NaN passes through,
+// large inputs give inf, very negative ones 0. Scalar form of vexp below, for loop tails and per-row values.
 LMF_INLINE float fast_exp(float x) {
   const float hi = 88.7228317f, lo = -87.3365447f;
   float xc = x != x ? 0.0f : (x > hi ? hi : (x < lo ? lo : x));
@@ -63,21 +63,6 @@ LMF_INLINE float fast_tanh(float x) {
   float res = ax < 0.625f ? small : big;
   if (x != x) res = x;
   return res;
-}
-
-LMF_INLINE float fast_sigmoid(float x) {
-  return 1.0f / (1.0f + fast_exp(-x));
-}
-
-// 1 + erf(x), computed through erfc (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7) so the
-// negative tail, where GELU needs it, keeps its relative precision instead of cancelling against 1.
-LMF_INLINE float one_plus_erf(float x) {
-  const float z = x < 0 ? -x : x;
-  const float t = 1.0f / (1.0f + 0.5f * z);
-  const float poly = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f +
-                     t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
-  const float erfc = t * fast_exp(-z * z + poly);
-  return x < 0 ? erfc : 2.0f - erfc;
 }
 
 // ---- 16-wide vector versions (GCC/Clang vector extensions) ----
@@ -128,6 +113,8 @@ LMF_INLINE vf vtanh(vf x) {
 
 LMF_INLINE vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
 
+// 1 + erf(x), computed through erfc (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7) so the
+// negative tail, where GELU needs it, keeps its relative precision instead of cancelling against 1.
 LMF_INLINE vf vone_plus_erf(vf x) {
   const vf z = vabs(x);
   const vf t = 1.0f / (1.0f + 0.5f * z);

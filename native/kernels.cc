@@ -1,5 +1,6 @@
-// Elementwise, reduction, normalization, layout and optimizer kernels. Each is a plain loop the compiler
-// vectorizes (compiled per ISA through LMF_CLONES), split across the pool when the work is large enough.
+// Elementwise, reduction, normalization, layout, optimizer and attention kernels: plain loops the compiler
+// vectorizes, or the explicit 16-wide vector type for exp/tanh/erf, compiled per ISA through LMF_CLONES and
+// split across the pool when the work is large enough.
 #include "kernels.h"
 
 #include <algorithm>
@@ -111,13 +112,18 @@ const Run kRuns[B_COUNT] = {brun_entry<B_ADD>, brun_entry<B_SUB>, brun_entry<B_M
 LMF_CLONES void row_sums(const float* LMF_RESTRICT x, float* LMF_RESTRICT out, long o0, long o1, long inner) {
   for (long o = o0; o < o1; o++) {
     const float* r = x + o * inner;
-    // 64 partial sums: four independent vector chains, so the loop runs at memory speed, not add latency.
-    float s[64] = {};
+    // Four independent vector chains in registers, so the loop runs at memory speed, not add latency.
+    vf s0 = {}, s1 = {}, s2 = {}, s3 = {};
     long i = 0;
-    for (; i + 64 <= inner; i += 64)
-      for (int l = 0; l < 64; l++) s[l] += r[i + l];
+    for (; i + 64 <= inner; i += 64) {
+      s0 += vload(r + i);
+      s1 += vload(r + i + 16);
+      s2 += vload(r + i + 32);
+      s3 += vload(r + i + 48);
+    }
+    const vf s = (s0 + s1) + (s2 + s3);
     float t = 0;
-    for (int l = 0; l < 64; l++) t += s[l];
+    for (int l = 0; l < 16; l++) t += s[l];
     for (; i < inner; i++) t += r[i];
     out[o] = t;
   }
