@@ -18,8 +18,8 @@ export interface Model {
 /**
  * A bounded cache of per-word results in two generations: when the current one is full it becomes the old one
  * and a new one starts; a word found in the old generation moves to the current one. Frequent words thus
- * survive turnover (clearing everything when full kept 86% of Brown's words as hits at 10k entries, two
- * generations of 10k keep 92%), and memory stays bounded on huge inputs.
+ * survive turnover, and memory stays bounded on huge inputs. On Brown's GPT-2-style words (one pass), clearing
+ * everything when 10k entries were full gave 86% hits; two generations of 10k give 92%, of 25k 95%.
  */
 export class WordCache<T> {
   private current = new Map<string, T>();

@@ -97,7 +97,7 @@ export function splitIsolated(s: NormalizedString, re: RegExp, emit: (piece: Nor
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
     const a = m.index;
-    // lastIndex is the match's end; reading m[0] would make V8 build the matched substring.
+    // lastIndex is the match's end: the matched substring itself is never needed.
     const e = re.lastIndex;
     if (e === a) {
       re.lastIndex = a + (text.codePointAt(a)! > 0xffff ? 2 : 1);
