@@ -31,9 +31,12 @@ function streamingBandwidth(): number {
   return (n * 4) / t / 1e9;
 }
 
-function greedy(model: PreTrainedModel, prompt: Tensor): void {
-  noGrad(() => {
+/** Greedy decoding with the KV cache; returns the seconds spent in the prefill (the prompt's forward pass). */
+function greedy(model: PreTrainedModel, prompt: Tensor): number {
+  return noGrad(() => {
+    const t0 = performance.now();
     let out = model.forward({ inputIds: prompt, useCache: true });
+    const prefill = (performance.now() - t0) / 1000;
     let cache = out.pastKeyValues as KVCache;
     for (let i = 0; i < NEW; i++) {
       const [, t, v] = out.logits.shape as [number, number, number];
@@ -42,6 +45,7 @@ function greedy(model: PreTrainedModel, prompt: Tensor): void {
       out = model.forward({ inputIds: new Tensor(next.data, [1, 1], "i32"), pastKeyValues: cache, useCache: true });
       cache = out.pastKeyValues as KVCache;
     }
+    return prefill;
   });
 }
 
@@ -88,14 +92,21 @@ export async function main(flags: string[]): Promise<void> {
     if (only.has("generate")) {
       model.eval();
       const prompt = randint(0, vocab, [1, PROMPT], g);
-      const t = bestTime(() => greedy(model, prompt), seconds, 2);
+      let decode = Infinity;
+      const t = bestTime(() => {
+        const t0 = performance.now();
+        const prefill = greedy(model, prompt);
+        decode = Math.min(decode, (performance.now() - t0) / 1000 - prefill);
+      }, seconds, 2);
       bandwidth = streamingBandwidth(); // right after, so both see the same machine load
       // Bytes a decode step must read: every weight once (the tied embedding as the LM head; one row of each
       // embedding table is negligible), i.e. all parameters except the position table.
       const wpe = Number(size.config.n_positions) * Number(size.config.n_embd);
       const bound = (bandwidth * 1e9) / ((params - wpe) * 4);
-      const ours = NEW / t;
-      row(`greedy ${PROMPT}+${NEW}, new tokens/s`, ours, pt?.generate_tokens_per_s, `bound ${fmt(bound)} tok/s; lmforge at ${fmt((100 * ours) / bound, 0)}%`);
+      // The bound is per decoded token, so it is compared with the decode steps alone (prefill excluded).
+      const decodeRate = NEW / decode;
+      row(`greedy ${PROMPT}+${NEW}, new tokens/s (prefill included)`, NEW / t, pt?.generate_tokens_per_s,
+        `decode alone ${fmt(decodeRate)} tok/s = ${fmt((100 * decodeRate) / bound, 0)}% of the bound ${fmt(bound)} tok/s`);
     }
     lines.push(`<!-- ${size.name}: ${(params / 1e6).toFixed(1)}M parameters -->`);
   }
