@@ -274,3 +274,27 @@ describe.skipIf(!available)("native elementwise, reduction and layout kernels ma
     }
   });
 });
+
+describe.skipIf(!available)("native thread pool", () => {
+  it("gives the same products with 1, 2 and 5 threads and rejects a bad count", async () => {
+    const { setNumThreads } = await import("../../src/backends/native/index.js");
+    const be = nativeBackend();
+    const before = nativeInfo().threads;
+    const [m, n, k] = [150, 130, 270];
+    const a = randArray(m * k), b = randArray(k * n);
+    const results = [1, 2, 5].map((threads) => {
+      setNumThreads(threads);
+      expect(nativeInfo().threads).toBe(threads);
+      const c = new Float32Array(m * n);
+      be.gemm(a, b, c, m, n, k, false, true, false, [0], [0], [0]);
+      const s = new Float32Array(40000);
+      be.unary("gelu", randArray(40000), s);
+      return c;
+    });
+    setNumThreads(before);
+    // Each output element is computed by exactly one thread in the same order, so the bits agree.
+    expect(Array.from(results[1]!)).toEqual(Array.from(results[0]!));
+    expect(Array.from(results[2]!)).toEqual(Array.from(results[0]!));
+    expect(() => setNumThreads(0)).toThrow(/positive integer/);
+  });
+});
