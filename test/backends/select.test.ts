@@ -35,6 +35,12 @@ describe("backend selection", () => {
     expect(r.stderr).not.toMatch(/falling back/);
   });
 
+  it.skipIf(!isNativeAvailable())("LMFORGE_NUM_THREADS sizes the native thread pool", () => {
+    const r = runSnippet(`const L = await import(${entry}); console.log(L.nativeInfo().threads);`, { LMFORGE_NUM_THREADS: "3" });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe("3");
+  });
+
   it("without the library: warns once on stderr and runs on the TypeScript kernels", () => {
     const r = runSnippet(snippet, { LMFORGE_NATIVE_ADDON: path.join(repoRoot, "no-such-dir/lmforge_native.node") });
     expect(r.status).toBe(0);
