@@ -301,27 +301,25 @@ LMF_CLONES void gemv_rows(const float* LMF_RESTRICT w, const float* LMF_RESTRICT
   }
 }
 
-// y[j0:j1] (+)= sum_p x[p] * W[p, j] for W stored [k, ld]: stream rows of W, 4 at a time, into y.
-LMF_CLONES void gemv_cols(const float* LMF_RESTRICT w, long ld, const float* LMF_RESTRICT x, float* LMF_RESTRICT y, long j0, long j1, long k, bool acc) {
-  constexpr long JB = 256;
-  for (long jb = j0; jb < j1; jb += JB) {
-    const long je = std::min(j1, jb + JB), len = je - jb;
-    float t[JB];
-    if (acc) for (long j = 0; j < len; j++) t[j] = y[jb + j];
-    else for (long j = 0; j < len; j++) t[j] = 0.0f;
-    long p = 0;
-    for (; p + 4 <= k; p += 4) {
-      const float *r0 = w + p * ld + jb, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
-      const float x0 = x[p], x1 = x[p + 1], x2 = x[p + 2], x3 = x[p + 3];
-      for (long j = 0; j < len; j++) t[j] += x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j];
-    }
-    for (; p < k; p++) {
-      const float* r0 = w + p * ld + jb;
-      const float x0 = x[p];
-      for (long j = 0; j < len; j++) t[j] += x0 * r0[j];
-    }
-    for (long j = 0; j < len; j++) y[jb + j] = t[j];
+// y[0:n] (+)= sum_{p in [p0, p1)} x[p] * W[p, :] for W stored [k, n]: rows p0..p1 are one contiguous stretch
+// of memory, streamed four rows at a time into y (which stays in L1/L2).
+LMF_CLONES void gemv_cols(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
+  if (!acc) for (long j = 0; j < n; j++) y[j] = 0.0f;
+  long p = p0;
+  for (; p + 4 <= p1; p += 4) {
+    const float *r0 = w + p * n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+    const float x0 = x[p], x1 = x[p + 1], x2 = x[p + 2], x3 = x[p + 3];
+    for (long j = 0; j < n; j++) y[j] += x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j];
   }
+  for (; p < p1; p++) {
+    const float* r0 = w + p * n;
+    const float x0 = x[p];
+    for (long j = 0; j < n; j++) y[j] += x0 * r0[j];
+  }
+}
+
+LMF_CLONES void add_into(float* LMF_RESTRICT y, const float* LMF_RESTRICT part, long n) {
+  for (long j = 0; j < n; j++) y[j] += part[j];
 }
 
 // Tiny products: packing would cost more than the arithmetic.
@@ -352,15 +350,28 @@ void gemm_one(const Op& o, int nthreads) {
     const bool dotRows = row ? o.tb : !o.ta;  // W's rows are contiguous along k
     const long grain = dotRows ? std::max(16L, 16384L / std::max(o.k, 1L)) : 256;
     const int nt = flops < 32768 ? 1 : nthreads;
-    if (nt == 1 || outs < 2 * grain) {
-      if (dotRows) gemv_rows(w, x, o.c, outs, o.k, o.acc);
-      else gemv_cols(w, outs, x, o.c, 0, outs, o.k, o.acc);
+    if (dotRows) {
+      if (nt == 1 || outs < 2 * grain) gemv_rows(w, x, o.c, outs, o.k, o.acc);
+      else parallel_for((size_t)outs, (size_t)grain, [&](size_t lo, size_t hi) { gemv_rows(w + lo * o.k, x, o.c + lo, (long)(hi - lo), o.k, o.acc); });
       return;
     }
-    parallel_for((size_t)outs, (size_t)grain, [&](size_t lo, size_t hi) {
-      if (dotRows) gemv_rows(w + lo * o.k, x, o.c + lo, (long)(hi - lo), o.k, o.acc);
-      else gemv_cols(w, outs, x, o.c, (long)lo, (long)hi, o.k, o.acc);
+    // W stored [k, outs]: threads take contiguous blocks of rows (pure streaming) into private partial sums.
+    const long chunks = nt == 1 ? 1 : std::min<long>(2L * nt, std::max(1L, o.k / 64));
+    if (chunks <= 1) {
+      gemv_cols(w, x, o.c, 0, o.k, outs, o.acc);
+      return;
+    }
+    std::vector<float> parts((size_t)(chunks - 1) * outs);
+    std::atomic<long> next{0};
+    pool_run(nt, [&] {
+      for (long c; (c = next.fetch_add(1)) < chunks;) {
+        const long p0 = o.k * c / chunks, p1 = o.k * (c + 1) / chunks;
+        // chunk 0 writes straight into C (accumulating when asked); the others into their partial buffers
+        if (c == 0) gemv_cols(w, x, o.c, p0, p1, outs, o.acc);
+        else gemv_cols(w, x, parts.data() + (c - 1) * outs, p0, p1, outs, false);
+      }
     });
+    for (long c = 1; c < chunks; c++) add_into(o.c, parts.data() + (c - 1) * outs, outs);
     return;
   }
   if (flops < 16384) {
