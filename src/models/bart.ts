@@ -15,7 +15,7 @@ import * as F from "../tensor/ops.js";
 import { getDefaultGenerator, type Generator } from "../utils/rng.js";
 import { ConfigError } from "../errors.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
-import { KVCache } from "./cache.js";
+import { KVCache, cachedKeyValues } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
 import { PreTrainedModel, shiftTokensRight, toIds, type IdsInput, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
@@ -133,20 +133,11 @@ class BartAttention extends Module {
   /** Self-attention when `encoderStates` is null, else cross-attention over them (their keys/values cached once). */
   forward(x: Tensor, mask: Tensor, cache: KVCache | null, encoderStates: Tensor | null = null): Tensor {
     const [b, t] = x.shape as [number, number, number];
-    let key: Tensor, value: Tensor;
-    if (encoderStates) {
-      const cached = cache?.getCross(this._layerIdx);
-      if (cached) ({ key, value } = cached);
-      else {
-        key = this.split(this.k_proj.forward(encoderStates));
-        value = this.split(this.v_proj.forward(encoderStates));
-        cache?.setCross(this._layerIdx, key, value);
-      }
-    } else {
-      key = this.split(this.k_proj.forward(x));
-      value = this.split(this.v_proj.forward(x));
-      if (cache) ({ key, value } = cache.update(this._layerIdx, key, value));
-    }
+    const source = encoderStates ?? x;
+    const { key, value } = cachedKeyValues(cache, this._layerIdx, encoderStates !== null, () => ({
+      key: this.split(this.k_proj.forward(source)),
+      value: this.split(this.v_proj.forward(source)),
+    }));
     const y = scaledDotProductAttention(this.split(this.q_proj.forward(x)), key, value, {
       mask, scale: this._headDim ** -0.5, dropout: this._dropout, training: this.training,
     });

@@ -45,3 +45,20 @@ export class KVCache {
     for (let i = 0; i < this.cross.length; i++) this.cross[i] = pick(this.cross[i]);
   }
 }
+
+/**
+ * Keys and values for one attention layer with an optional cache. Self-attention (cross = false) projects the
+ * new positions and appends them; cross-attention projects the encoder states once and reuses them after.
+ */
+export function cachedKeyValues(cache: KVCache | null, layer: number, cross: boolean, project: () => LayerKV): LayerKV {
+  if (!cross) {
+    const kv = project();
+    return cache ? cache.update(layer, kv.key, kv.value) : kv;
+  }
+  const cached = cache?.getCross(layer);
+  if (cached) return cached;
+  const kv = project();
+  cache?.setCross(layer, kv.key, kv.value);
+  return kv;
+}
+

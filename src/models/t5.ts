@@ -16,7 +16,7 @@ import * as F from "../tensor/ops.js";
 import type { Generator } from "../utils/rng.js";
 import { ConfigError } from "../errors.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
-import { KVCache } from "./cache.js";
+import { KVCache, cachedKeyValues } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
 import { PreTrainedModel, toIds, type IdsInput, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
@@ -151,20 +151,11 @@ class T5Attention extends Module {
   /** Self-attention when `encoderStates` is null, else cross-attention over them (their keys/values cached once). */
   forward(x: Tensor, bias: Tensor | null, cache: KVCache | null, encoderStates: Tensor | null): Tensor {
     const [b, t] = x.shape as [number, number, number];
-    let key: Tensor, value: Tensor;
-    if (encoderStates) {
-      const cached = cache?.getCross(this._layerIdx);
-      if (cached) ({ key, value } = cached);
-      else {
-        key = this.split(this.k.forward(encoderStates));
-        value = this.split(this.v.forward(encoderStates));
-        cache?.setCross(this._layerIdx, key, value);
-      }
-    } else {
-      key = this.split(this.k.forward(x));
-      value = this.split(this.v.forward(x));
-      if (cache) ({ key, value } = cache.update(this._layerIdx, key, value));
-    }
+    const source = encoderStates ?? x;
+    const { key, value } = cachedKeyValues(cache, this._layerIdx, encoderStates !== null, () => ({
+      key: this.split(this.k.forward(source)),
+      value: this.split(this.v.forward(source)),
+    }));
     // Mesh TensorFlow folds the 1/sqrt(d) into the query init, so the scores are not scaled.
     const y = scaledDotProductAttention(this.split(this.q.forward(x)), key, value, {
       mask: bias, scale: 1, dropout: this._config.dropoutRate, training: this.training,
