@@ -55,12 +55,16 @@ export class Module {
     yield* walk(this, prefix);
   }
 
-  /** (name, Parameter) for every parameter, each shared parameter once under its first name (as PyTorch). */
-  *namedParameters(options: { removeDuplicate?: boolean } = {}): Generator<[string, Parameter]> {
+  /**
+   * [name, Parameter] for every parameter, each shared parameter once under its first name (as PyTorch's
+   * named_parameters()). An array, so it can be iterated, mapped or spread.
+   */
+  namedParameters(options: { removeDuplicate?: boolean } = {}): [string, Parameter][] {
     const dedupe = options.removeDuplicate ?? true;
+    const out: [string, Parameter][] = [];
     const seen = new Set<Parameter>();
     const seenModules = new Set<Module>();
-    const walk = function* (m: Module, prefix: string): Generator<[string, Parameter]> {
+    const walk = (m: Module, prefix: string): void => {
       if (dedupe && seenModules.has(m)) return;
       seenModules.add(m);
       for (const [key, value] of Object.entries(m)) {
@@ -69,17 +73,18 @@ export class Module {
         if (value instanceof Parameter) {
           if (dedupe && seen.has(value)) continue;
           seen.add(value);
-          yield [name, value];
+          out.push([name, value]);
         } else if (value instanceof Module) {
-          yield* walk(value, name);
+          walk(value, name);
         }
       }
     };
-    yield* walk(this, "");
+    walk(this, "");
+    return out;
   }
 
   parameters(): Parameter[] {
-    return [...this.namedParameters()].map(([, p]) => p);
+    return this.namedParameters().map(([, p]) => p);
   }
 
   /** Total number of parameter elements (shared parameters counted once). */
