@@ -4,7 +4,7 @@
  * transformers' GPT2LMHeadModel (Conv1D weights stored [in, out]).
  */
 import { Module, ModuleList, Parameter } from "../nn/module.js";
-import { Dropout, Embedding, LayerNorm } from "../nn/layers.js";
+import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import { getActivation, type Activation } from "../nn/activations.js";
 import { scaledDotProductAttention } from "../nn/attention.js";
 import * as init from "../nn/init.js";
@@ -173,13 +173,15 @@ export class GPT2Model extends Module {
 
 export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> {
   transformer: GPT2Model;
-  lm_head: TiedLinear;
+  lm_head: TiedLinear | Linear;
 
   constructor(config: GPT2Config) {
     super(config);
     this.transformer = new GPT2Model(config);
-    // GPT-2's head is always tied to the token embeddings.
-    this.lm_head = new TiedLinear(this.transformer.wte.weight);
+    // GPT-2 checkpoints tie the head to the token embeddings unless tie_word_embeddings is false.
+    this.lm_head = config.tieWordEmbeddings
+      ? new TiedLinear(this.transformer.wte.weight)
+      : new Linear(config.nEmbd, config.vocabSize, { bias: false });
   }
 
   override get baseModelPrefix(): string {

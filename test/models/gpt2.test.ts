@@ -54,3 +54,22 @@ describe("tied weights in a checkpoint", () => {
     }
   });
 });
+
+describe("GPT-2 with tie_word_embeddings false", () => {
+  it("has its own lm_head.weight, used for the logits, and round-trips through save/load", async () => {
+    const { createModel } = await import("../../src/models/index.js");
+    const { linear } = await import("../../src/tensor/index.js");
+    const config = { model_type: "gpt2", n_embd: 16, n_layer: 1, n_head: 2, vocab_size: 40, n_positions: 16, tie_word_embeddings: false };
+    const model = createModel(config, { seed: 3 }).eval();
+    const params = new Map(model.namedParameters());
+    expect(params.has("lm_head.weight")).toBe(true);
+    expect(params.get("lm_head.weight")).not.toBe(params.get("transformer.wte.weight"));
+    const ids = [[1, 5, 9]];
+    const logits = model.forward({ inputIds: ids }).logits;
+    const hidden = (model as unknown as { transformer: { forward: (...a: unknown[]) => import("../../src/tensor/index.js").Tensor } }).transformer.forward(
+      (await import("../../src/models/index.js")).toIds(ids, "ids"), null, null, null,
+    );
+    expect(Array.from(logits.data as Float32Array)).toEqual(Array.from(linear(hidden, params.get("lm_head.weight")!).data as Float32Array));
+    await expectSaveRoundTrip(model, { inputIds: ids });
+  });
+});
