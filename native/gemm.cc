@@ -18,9 +18,13 @@
 namespace lmf {
 namespace {
 
-constexpr long KC = 256;          // depth of one packed block: a KC×NR sliver of B stays in L1
-constexpr long MC = 144;          // rows of A packed per block (multiple of every MR): MC×KC stays in L2
+// Measured on Zen 5 (48 KiB L1d, 1 MiB L2): deeper blocks than "B micro-panel in L1" win, since the kernel
+// hides L2 latency and every extra K block costs one more read and write of the C tile.
+constexpr long KC = 512;          // depth of one packed block (shared-B-panel path)
+constexpr long KC_COLS = 768;     // depth of one packed block (column-split path): covers GPT-2's K = 768 in one
+constexpr long MC = 144;          // rows of A per block (multiple of every MR): MC×KC stays in L2
 constexpr long kBPanelFloats = 4L << 20;  // packed B panel (16 MiB, in L3): one panel, two barriers, for most shapes
+constexpr long kPackSlivers = 4;  // B slivers packed per claim: 4×32 floats = 512 contiguous bytes read per row
 constexpr long MAX_MR = 12, MAX_NR = 32;
 
 using Ukr = void (*)(long kc, const float* a, const float* b, float* c, long ldc, bool add);
@@ -68,26 +72,35 @@ __attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* LMF_REST
   }
 }
 
-// AVX-512: 12×32 tile, 24 zmm accumulators (two FMA pipes × latency 4 need at least 8 in flight).
+// AVX-512: R×32 tile, 2R zmm accumulators; R = 12 is the main kernel (two FMA pipes × latency 4 need at least 8
+// chains in flight, and 24 accumulators + 2 B vectors + 1 broadcast fit the 32 registers). Smaller R serve the
+// last rows of C so edge tiles do no wasted arithmetic.
+template <int R>
 __attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
                                                         float* LMF_RESTRICT c, long ldc, bool add) {
-  __m512 acc[12][2];
+  __m512 acc[R][2];
+  // The C tile is read only at the end: fetch it now (it is usually far away in L3) while the loop runs.
 #pragma GCC unroll 12
-  for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < R; i++) {
+    _mm_prefetch((const char*)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char*)(c + i * ldc + 31), _MM_HINT_T0);
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (long p = 0; p < kc; p++) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-    _mm_prefetch((const char*)(a + 12 * 8), _MM_HINT_T0);
+    _mm_prefetch((const char*)(a + R * 8), _MM_HINT_T0);
 #pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < R; i++) {
       const __m512 ai = _mm512_set1_ps(a[i]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
-    a += 12;
+    a += R;
     b += 32;
   }
 #pragma GCC unroll 12
-  for (int i = 0; i < 12; i++) {
+  for (int i = 0; i < R; i++) {
     float* row = c + i * ldc;
     if (add) {
       acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(row));
@@ -103,14 +116,20 @@ struct Kernel {
   Isa isa;
   long mr, nr;
   Ukr ukr;
+  const Ukr* edge;  // edge[h]: kernel for h < mr rows (A slivers packed h tall), or null: full kernel into a tile
 };
+
+#if LMF_X86
+const Ukr kEdge512[12] = {nullptr, ukr_avx512<1>, ukr_avx512<2>, ukr_avx512<3>, ukr_avx512<4>, ukr_avx512<5>,
+                          ukr_avx512<6>, ukr_avx512<7>, ukr_avx512<8>, ukr_avx512<9>, ukr_avx512<10>, ukr_avx512<11>};
+#endif
 
 Kernel kernel_for(Isa isa) {
 #if LMF_X86
-  if (isa == Isa::avx512) return {Isa::avx512, 12, 32, ukr_avx512};
-  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, ukr_avx2};
+  if (isa == Isa::avx512) return {Isa::avx512, 12, 32, ukr_avx512<12>, kEdge512};
+  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, ukr_avx2, nullptr};
 #endif
-  return {Isa::generic, 4, 16, ukr_generic};
+  return {Isa::generic, 4, 16, ukr_generic, nullptr};
 }
 
 Isa detect() {
@@ -138,6 +157,7 @@ struct Scratch {
   float* bpanel = nullptr;
   size_t bcap = 0;
   float* ablock = nullptr;
+  size_t acap = 0;
   ~Scratch() {
     std::free(bpanel);
     std::free(ablock);
@@ -150,8 +170,12 @@ struct Scratch {
     }
     return bpanel;
   }
-  float* a() {
-    if (!ablock) ablock = aligned_floats(MC * KC);
+  float* a(size_t n) {
+    if (n > acap) {
+      std::free(ablock);
+      ablock = aligned_floats(n);
+      acap = n;
+    }
     return ablock;
   }
 };
@@ -170,96 +194,162 @@ struct Op {
   float opB(long p, long j) const { return tb ? b[j * k + p] : b[p * n + j]; }
 };
 
-// Packs op(B)[0:k, j0:j0+nc] into slivers of nr columns (zero-padded), each sliver k×nr.
-void pack_b_slivers(const Op& o, long j0, long nc, long nr, float* dst, long s0, long s1) {
-  for (long s = s0; s < s1; s++) {
-    float* out = dst + s * o.k * nr;
-    long jb = j0 + s * nr, w = std::min(nr, j0 + nc - jb);
-    if (!o.tb) {
-      for (long p = 0; p < o.k; p++) {
-        const float* src = o.b + p * o.n + jb;
-        float* d = out + p * nr;
-        std::memcpy(d, src, w * sizeof(float));
+// Packs op(B)[p0:p0+kc, j0 + s·nr ...] for slivers s in [s0, s1) of nr columns each (zero-padded past column
+// jEnd), sliver s at dst + (s - s0)·kc·nr laid out kc×nr. Untransposed B is walked row by row (one contiguous
+// read per row of the range) so the reads stream even when rows are a power-of-two apart.
+void pack_b_slivers(const Op& o, long p0, long kc, long j0, long jEnd, long nr, float* dst, long s0, long s1) {
+  if (!o.tb) {
+    const long full = std::max(s0, std::min(s1, (jEnd - j0) / nr));  // slivers with all nr columns present
+    for (long p = 0; p < kc; p++) {
+      const float* src = o.b + (p0 + p) * o.n + j0;
+      for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * nr, src + s * nr, nr * sizeof(float));
+      for (long s = full; s < s1; s++) {
+        float* d = dst + ((s - s0) * kc + p) * nr;
+        const long w = std::max(0L, std::min(nr, jEnd - j0 - s * nr));
+        std::memcpy(d, src + s * nr, w * sizeof(float));
         for (long j = w; j < nr; j++) d[j] = 0.0f;
       }
-    } else {
-      for (long j = 0; j < w; j++) {
-        const float* src = o.b + (jb + j) * o.k;
-        for (long p = 0; p < o.k; p++) out[p * nr + j] = src[p];
-      }
-      for (long j = w; j < nr; j++)
-        for (long p = 0; p < o.k; p++) out[p * nr + j] = 0.0f;
     }
+    return;
+  }
+  for (long s = s0; s < s1; s++) {
+    float* out = dst + (s - s0) * kc * nr;
+    const long jb = j0 + s * nr, w = std::max(0L, std::min(nr, jEnd - jb));
+    for (long j = 0; j < w; j++) {
+      const float* src = o.b + (jb + j) * o.k + p0;
+      for (long p = 0; p < kc; p++) out[p * nr + j] = src[p];
+    }
+    for (long j = w; j < nr; j++)
+      for (long p = 0; p < kc; p++) out[p * nr + j] = 0.0f;
   }
 }
 
-// Packs op(A)[i0:i0+mc, p0:p0+kc] into slivers of mr rows (zero-padded), each kc×mr.
-void pack_a(const Op& o, long i0, long mc, long p0, long kc, long mr, float* dst) {
+// Packs op(A)[i0:i0+mc, p0:p0+kc] into slivers of mr rows, each kc×mr; a last sliver of h < mr rows is packed
+// kc×h when the kernel has edge variants (`tight`), else zero-padded to mr.
+void pack_a(const Op& o, long i0, long mc, long p0, long kc, long mr, bool tight, float* dst) {
   for (long r = 0; r < mc; r += mr) {
     float* out = dst + r * kc;
-    long h = std::min(mr, mc - r);
+    const long h = std::min(mr, mc - r), ld = tight ? h : mr;
     if (o.ta) {
       for (long p = 0; p < kc; p++) {
         const float* src = o.a + (p0 + p) * o.m + i0 + r;
-        float* d = out + p * mr;
+        float* d = out + p * ld;
         for (long i = 0; i < h; i++) d[i] = src[i];
-        for (long i = h; i < mr; i++) d[i] = 0.0f;
+        for (long i = h; i < ld; i++) d[i] = 0.0f;
       }
     } else {
       for (long i = 0; i < h; i++) {
         const float* src = o.a + (i0 + r + i) * o.k + p0;
-        for (long p = 0; p < kc; p++) out[p * mr + i] = src[p];
+        for (long p = 0; p < kc; p++) out[p * ld + i] = src[p];
       }
-      for (long i = h; i < mr; i++)
-        for (long p = 0; p < kc; p++) out[p * mr + i] = 0.0f;
+      for (long i = h; i < ld; i++)
+        for (long p = 0; p < kc; p++) out[p * ld + i] = 0.0f;
     }
   }
+}
+
+
+// C[i0:i0+mc, slivers sA..sB of nr columns from j0] (+)= packed A block (mc×kc) · packed B slivers (kc×nr each,
+// sliver s at b + s·bstride).
+void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool add, const float* ap, const float* b,
+                long bstride, long j0, long sA, long sB) {
+  const long mr = kern.mr, nr = kern.nr;
+  alignas(64) float tile[MAX_MR * MAX_NR];
+  for (long s = sA; s < sB; s++) {
+    const long jb = j0 + s * nr, w = std::min(nr, o.n - jb);
+    const float* bs = b + s * bstride;
+    for (long r = 0; r < mc; r += mr) {
+      const long h = std::min(mr, mc - r);
+      float* cp = o.c + (i0 + r) * o.n + jb;
+      if (w == nr && h == mr) {
+        kern.ukr(kc, ap + r * kc, bs, cp, o.n, add);
+      } else if (w == nr && kern.edge) {
+        kern.edge[h](kc, ap + r * kc, bs, cp, o.n, add);
+      } else {
+        const long hp = kern.edge ? h : mr;  // rows the sliver was packed with
+        (hp == mr ? kern.ukr : kern.edge[hp])(kc, ap + r * kc, bs, tile, nr, false);
+        for (long i = 0; i < h; i++)
+          for (long j = 0; j < w; j++) cp[i * o.n + j] = add ? cp[i * o.n + j] + tile[i * nr + j] : tile[i * nr + j];
+      }
+    }
+  }
+}
+
+// Column split (for wide, short products such as the GPT-2 MLP): all of op(A) is packed once, by both threads,
+// then each work item is a range of B slivers that its thread packs block by block into its own L2-sized
+// buffer and multiplies by every row block; B is packed exactly once and never leaves L2.
+void gemm_packed_cols(const Op& o, int nthreads) {
+  const Kernel kern = current();
+  const long mr = kern.mr, nr = kern.nr;
+  constexpr long KCt = KC_COLS, MCt = MC, NSL = 8, IPT = 2;
+  const long slivers = (o.n + nr - 1) / nr;
+  const long items = std::max((slivers + NSL - 1) / NSL, std::min(slivers, IPT * nthreads));
+  const long rowSlivers = (o.m + mr - 1) / mr, mPad = rowSlivers * mr;
+  const long mBlocks = (mPad + MCt - 1) / MCt;
+  const long kBlocks = (o.k + KCt - 1) / KCt;
+  float* apanel = scratch().b((size_t)mPad * o.k);  // block p0 at apanel + p0·mPad, row block i0 at + i0·kc
+  std::atomic<long> nextA{0};
+  pool_run(nthreads, [&] {
+    for (long t; (t = nextA.fetch_add(1)) < kBlocks * mBlocks;) {
+      const long p0 = t / mBlocks * KCt, kc = std::min(KCt, o.k - p0), ib = t % mBlocks;
+      const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
+      pack_a(o, i0, i1 - i0, p0, kc, mr, kern.edge != nullptr, apanel + p0 * mPad + i0 * kc);
+    }
+  });
+  std::atomic<long> next{0};
+  pool_run(nthreads, [&] {
+    const long nslMax = (slivers + items - 1) / items;
+    float* bb = scratch().a(nslMax * KCt * nr);
+    for (long it; (it = next.fetch_add(1)) < items;) {
+      const long sA = slivers * it / items, sB = slivers * (it + 1) / items;
+      for (long p0 = 0; p0 < o.k; p0 += KCt) {
+        const long kc = std::min(KCt, o.k - p0);
+        const bool add = o.acc || p0 > 0;
+        pack_b_slivers(o, p0, kc, 0, o.n, nr, bb, sA, sB);
+        for (long ib = 0; ib < mBlocks; ib++) {
+          const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
+          macro_tile(o, kern, i0, i1 - i0, kc, add, apanel + p0 * mPad + i0 * kc, bb, kc * nr, sA * nr, 0, sB - sA);
+        }
+      }
+    }
+  });
 }
 
 void gemm_packed(const Op& o, int nthreads) {
   const Kernel kern = current();
   const long mr = kern.mr, nr = kern.nr;
+  constexpr long KCt = KC, MCt = MC, IPT = 2;
   Scratch& sc = scratch();
   long ncMax = std::max(nr, (kBPanelFloats / std::max(o.k, 1L)) / nr * nr);
+  // Row blocks of whole slivers, as equal as possible (an uneven last block would leave one thread idle).
+  const long rowSlivers = (o.m + mr - 1) / mr;
+  const long mBlocks = (rowSlivers * mr + MCt - 1) / MCt;
   for (long j0 = 0; j0 < o.n; j0 += ncMax) {
     const long nc = std::min(ncMax, o.n - j0);
     const long slivers = (nc + nr - 1) / nr;
     float* bp = sc.b((size_t)slivers * o.k * nr);
-    const long mBlocks = (o.m + MC - 1) / MC;
-    // Work items: (row block, range of slivers); enough of them that both threads stay busy.
-    long jsplit = std::min(slivers, std::max(1L, (4L * nthreads + mBlocks - 1) / mBlocks));
+    // Work items: (row block, range of B slivers); enough that a thread finishing early finds more.
+    long jsplit = std::min(slivers, std::max(1L, (IPT * nthreads + mBlocks - 1) / mBlocks));
+    if (nthreads == 1) jsplit = 1;
     const long items = mBlocks * jsplit;
     std::atomic<long> next{0};
     std::atomic<long> nextSliver{0};
     pool_run(nthreads, [&] {
-      for (long s; (s = nextSliver.fetch_add(1)) < slivers;) pack_b_slivers(o, j0, nc, nr, bp, s, s + 1);
+      for (long s; (s = nextSliver.fetch_add(kPackSlivers)) < slivers;)
+        pack_b_slivers(o, 0, o.k, j0, j0 + nc, nr, bp + s * o.k * nr, s, std::min(slivers, s + kPackSlivers));
     });
     pool_run(nthreads, [&] {
-      float* ap = scratch().a();
-      alignas(64) float tile[MAX_MR * MAX_NR];
+      float* ap = scratch().a(MCt * KCt + MAX_MR * KCt);
       for (long it; (it = next.fetch_add(1)) < items;) {
         const long ib = it / jsplit, js = it % jsplit;
-        const long i0 = ib * MC, mc = std::min(MC, o.m - i0);
+        const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
+        const long mc = i1 - i0;
         const long sA = slivers * js / jsplit, sB = slivers * (js + 1) / jsplit;
-        for (long p0 = 0; p0 < o.k; p0 += KC) {
-          const long kc = std::min(KC, o.k - p0);
+        for (long p0 = 0; p0 < o.k; p0 += KCt) {
+          const long kc = std::min(KCt, o.k - p0);
           const bool add = o.acc || p0 > 0;
-          pack_a(o, i0, mc, p0, kc, mr, ap);
-          for (long s = sA; s < sB; s++) {
-            const long jb = j0 + s * nr, w = std::min(nr, o.n - jb);
-            const float* bs = bp + s * o.k * nr + p0 * nr;
-            for (long r = 0; r < mc; r += mr) {
-              const long h = std::min(mr, mc - r);
-              float* cp = o.c + (i0 + r) * o.n + jb;
-              if (h == mr && w == nr) {
-                kern.ukr(kc, ap + r * kc, bs, cp, o.n, add);
-              } else {
-                kern.ukr(kc, ap + r * kc, bs, tile, nr, false);
-                for (long i = 0; i < h; i++)
-                  for (long j = 0; j < w; j++) cp[i * o.n + j] = add ? cp[i * o.n + j] + tile[i * nr + j] : tile[i * nr + j];
-              }
-            }
-          }
+          pack_a(o, i0, mc, p0, kc, mr, kern.edge != nullptr, ap);
+          macro_tile(o, kern, i0, mc, kc, add, ap, bp + p0 * nr, o.k * nr, j0, sA, sB);
         }
       }
     });
@@ -378,7 +468,10 @@ void gemm_one(const Op& o, int nthreads) {
     gemm_small(o);
     return;
   }
-  gemm_packed(o, flops < 262144 ? 1 : nthreads);
+  const int nt = flops < 262144 ? 1 : nthreads;
+  // Wide products pack the smaller A up front and B per thread; the others share one packed B panel.
+  if (o.n >= 2 * o.m) gemm_packed_cols(o, nt);
+  else gemm_packed(o, nt);
 }
 
 #if LMF_X86

@@ -41,7 +41,9 @@ function refGemm(a: Float32Array, b: Float32Array, c: Float64Array, m: number, n
 describe.skipIf(!available)("native GEMM", () => {
   const isas = available ? (["generic", "avx2", "avx512"] as const).slice(0, ["generic", "avx2", "avx512"].indexOf(nativeInfo().bestIsa) + 1) : [];
   afterAll(() => { if (available) setNativeIsa(nativeInfo().bestIsa); });
-  const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [7, 1, 65], [33, 65, 7], [65, 33, 257], [130, 257, 300], [257, 65, 513], [1, 300, 257], [300, 1, 129]];
+  const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [7, 1, 65], [33, 65, 7], [65, 33, 257], [130, 257, 300], [257, 65, 513], [1, 300, 257], [300, 1, 129],
+    // wide (column-split path, two K blocks) and deep (shared-B-panel path, three K blocks), ragged edges
+    [40, 200, 900], [130, 70, 1100]];
 
   for (const isa of isas) {
     it(`${isa}: every transpose, with and without accumulate, odd sizes`, () => {
