@@ -1,7 +1,7 @@
 import { TokenizerError } from "../errors.js";
 import { utf8Bytes } from "../byte-level.js";
 import { NumberHeap } from "./heap.js";
-import { type Model, type ModelToken, readVocabObject, reverseVocab, WordCache } from "./model.js";
+import { type ModelToken, VocabModel, readVocabObject, WordCache } from "./model.js";
 
 // Merge values and heap entries pack two integers into one exactly-representable double.
 const ID_SPACE = 2 ** 22;
@@ -67,9 +67,7 @@ class Symbols {
  * Byte-pair encoding as tokenizers' BPE model: merges applied lowest rank first (leftmost on ties) through a
  * priority queue, so a word of n characters costs O(n log n) however long it is.
  */
-export class BPE implements Model {
-  private readonly vocabMap: Map<string, number>;
-  private readonly vocabR: string[];
+export class BPE extends VocabModel {
   /** merges[left id] maps right id -> rank * ID_SPACE + merged id (small-integer keys keep lookups fast). */
   private readonly merges: Array<Map<number, number> | undefined> = [];
   private mergeCount = 0;
@@ -92,8 +90,7 @@ export class BPE implements Model {
     byteFallback?: boolean;
     ignoreMerges?: boolean;
   }) {
-    this.vocabMap = options.vocab;
-    this.vocabR = reverseVocab(options.vocab);
+    super(options.vocab);
     const prefixLen = options.continuingSubwordPrefix?.length ?? 0;
     options.merges.forEach((pair, rank) => {
       const [a, b] = typeof pair === "string" ? splitMerge(pair, rank) : pair;
@@ -137,18 +134,6 @@ export class BPE implements Model {
       byteFallback: o.byte_fallback === true,
       ignoreMerges: o.ignore_merges === true,
     });
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.vocabMap.get(token);
-  }
-
-  idToToken(id: number): string | undefined {
-    return this.vocabR[id];
-  }
-
-  vocab(): Map<string, number> {
-    return new Map(this.vocabMap);
   }
 
   tokenize(word: string): ModelToken[] {

@@ -60,6 +60,29 @@ export function readVocabObject(value: unknown): Map<string, number> | undefined
   return map;
 }
 
+/** The vocabulary lookups shared by the models built on a token -> id map (BPE, WordPiece, WordLevel). */
+export abstract class VocabModel implements Model {
+  protected readonly vocabR: string[];
+
+  constructor(protected readonly vocabMap: Map<string, number>) {
+    this.vocabR = reverseVocab(vocabMap);
+  }
+
+  abstract tokenize(word: string): ModelToken[];
+
+  tokenToId(token: string): number | undefined {
+    return this.vocabMap.get(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.vocabR[id];
+  }
+
+  vocab(): Map<string, number> {
+    return new Map(this.vocabMap);
+  }
+}
+
 export function reverseVocab(vocab: Map<string, number>): string[] {
   const out: string[] = [];
   for (const [token, id] of vocab) out[id] = token;

@@ -1,17 +1,15 @@
 import { TokenizerError } from "../errors.js";
-import { type Model, type ModelToken, readVocabObject, reverseVocab } from "./model.js";
+import { type ModelToken, VocabModel, readVocabObject } from "./model.js";
 
 /** BERT's WordPiece: greedy longest-match-first; a word with any unmatched part becomes one unknown token. */
-export class WordPiece implements Model {
-  private readonly vocabR: string[];
-
+export class WordPiece extends VocabModel {
   constructor(
-    private readonly vocabMap: Map<string, number>,
+    vocab: Map<string, number>,
     private readonly unkToken: string,
     private readonly prefix: string,
     private readonly maxInputCharsPerWord: number,
   ) {
-    this.vocabR = reverseVocab(vocabMap);
+    super(vocab);
   }
 
   static fromJSON(o: Record<string, unknown>): WordPiece {
@@ -23,18 +21,6 @@ export class WordPiece implements Model {
       typeof o.continuing_subword_prefix === "string" ? o.continuing_subword_prefix : "##",
       typeof o.max_input_chars_per_word === "number" ? o.max_input_chars_per_word : 100,
     );
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.vocabMap.get(token);
-  }
-
-  idToToken(id: number): string | undefined {
-    return this.vocabR[id];
-  }
-
-  vocab(): Map<string, number> {
-    return new Map(this.vocabMap);
   }
 
   tokenize(word: string): ModelToken[] {
