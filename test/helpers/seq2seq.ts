@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
 import { SafetensorsFile, saveSafetensors, typedArrayFor, type TensorData } from "../../src/io/index.js";
-import { KVCache, loadModel, type PreTrainedModel } from "../../src/models/index.js";
+import { KVCache, createModel, loadModel, type ModelInputs, type PreTrainedModel, type RawConfig } from "../../src/models/index.js";
 import { Tensor, noGrad } from "../../src/tensor/index.js";
 import * as F from "../../src/tensor/index.js";
 import { fixturesDir } from "./cli.js";
@@ -17,6 +17,17 @@ export function maxDiff(a: Tensor, b: Tensor): { diff: number; ref: number } {
     ref = Math.max(ref, Math.abs(b.data[i] as number));
   }
   return { diff, ref };
+}
+
+/** The same config and seed built in float64 gives the float32 logits to within float32 rounding. */
+export function expectF64MatchesF32(config: RawConfig, inputs: ModelInputs): void {
+  const a = createModel(config, { seed: 6 }).eval();
+  const b = createModel(config, { seed: 6, dtype: "f64" }).eval();
+  const la = noGrad(() => a.forward(inputs).logits);
+  const lb = noGrad(() => b.forward(inputs).logits);
+  expect(lb.dtype).toBe("f64");
+  const { diff, ref } = maxDiff(la, lb);
+  expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, ref));
 }
 
 /**

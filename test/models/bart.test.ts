@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fixturesDir } from "../helpers/cli.js";
 import { expectGradsClose, expectLogitsClose, expectLossClose, expectSaveRoundTrip, fixtureModel, readReference, refIds } from "../helpers/parity.js";
-import { expectSeq2SeqCacheMatchesFullForward, maxDiff, rewrittenFixture } from "../helpers/seq2seq.js";
+import { expectF64MatchesF32, expectSeq2SeqCacheMatchesFullForward, maxDiff, rewrittenFixture } from "../helpers/seq2seq.js";
 import { ConfigError } from "../../src/errors.js";
 import { BartForConditionalGeneration, Seq2SeqInputError, createModel, loadModel, shiftTokensRight } from "../../src/models/index.js";
 import { noGrad, tensor } from "../../src/tensor/index.js";
@@ -155,13 +155,7 @@ describe("BART variants built from configs", () => {
   });
 
   it("runs in float64: same seed, same weights, logits within float32 rounding", () => {
-    const a = createModel(base, { seed: 6 }).eval();
-    const b = createModel(base, { seed: 6, dtype: "f64" }).eval();
-    const la = noGrad(() => a.forward({ inputIds, attentionMask, decoderInputIds }).logits);
-    const lb = noGrad(() => b.forward({ inputIds, attentionMask, decoderInputIds }).logits);
-    expect(lb.dtype).toBe("f64");
-    const { diff, ref } = maxDiff(la, lb);
-    expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, ref));
+    expectF64MatchesF32(base, { inputIds, attentionMask, decoderInputIds });
   });
 
   it("initializes as transformers' _init_weights: normal(0, init_std), zero pad row and biases, unit norms", () => {
