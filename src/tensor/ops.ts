@@ -333,10 +333,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const check = broadcastShapes(x.shape, target, "expand");
   if (!shapesEqual(check, target)) throw new TensorError(`expand: cannot expand [${x.shape.join(", ")}] to [${shape.join(", ")}]`);
   if (shapesEqual(x.shape, target)) return x;
-  const out = allocate(x.dtype, numel(target));
-  const zero = allocate(x.dtype, 1);
-  getBackend().binary("add", x.data, broadcastStrides(x.shape, target), zero, target.map(() => 0), out, target);
-  return result(out, target, x.dtype, [x], "expand", (g) => [sumToShape(g, x.shape)]);
+  return result(broadcastData(x, target), target, x.dtype, [x], "expand", (g) => [sumToShape(g, x.shape)]);
 }
 
 /** Elements start, start+step, … below end along dim (negative start/end count from the end, as in Python). */
@@ -535,7 +532,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const tb = asTensor(b, ta);
   const dtype = promote(ta.dtype, tb.dtype);
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, "where"), tb.shape, "where");
-  const c = noGradExpand(cond, shape), xa = noGradExpand(castTo(ta, dtype), shape), xb = noGradExpand(castTo(tb, dtype), shape);
+  const c = broadcastData(cond, shape), xa = broadcastData(castTo(ta, dtype), shape), xb = broadcastData(castTo(tb, dtype), shape);
   const out = allocate(dtype, numel(shape));
   for (let i = 0; i < out.length; i++) out[i] = c[i] ? xa[i]! : xb[i]!;
   return result(out, shape, dtype, [ta, tb], "where", (g) => {
@@ -552,7 +549,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   });
 }
 
-function noGradExpand(t: Tensor, shape: number[]): StorageArray {
+/** A tensor's data broadcast to `shape` (materialized by adding a broadcast zero; its own data when equal). */
+function broadcastData(t: Tensor, shape: readonly number[]): StorageArray {
   if (shapesEqual(t.shape, shape)) return t.data;
   const out = allocate(t.dtype, numel(shape));
   getBackend().binary("add", t.data, broadcastStrides(t.shape, shape), allocate(t.dtype, 1), shape.map(() => 0), out, shape);
