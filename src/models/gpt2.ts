@@ -14,7 +14,7 @@ import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
-import { PreTrainedModel, TiedLinear, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { PreTrainedModel, TiedLinear, causalLMInputs, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
 import { getDefaultGenerator } from "../utils/rng.js";
 
@@ -197,11 +197,7 @@ export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> {
   }
 
   forward(inputs: ModelInputs): ModelOutput {
-    if (!inputs.inputIds) throw new RangeError("GPT2LMHeadModel.forward: inputIds is required");
-    const ids = toIds(inputs.inputIds, "inputIds");
-    const mask = inputs.attentionMask ? toIds(inputs.attentionMask, "attentionMask") : null;
-    const positions = inputs.positionIds ? toIds(inputs.positionIds, "positionIds") : null;
-    const cache = inputs.pastKeyValues ?? (inputs.useCache ? new KVCache() : null);
+    const { ids, mask, positions, cache } = causalLMInputs(inputs, "GPT2LMHeadModel");
     const hidden = this.transformer.forward(ids, mask, positions, cache);
     const logits = this.lm_head.forward(hidden);
     const out: ModelOutput = { logits };

@@ -19,7 +19,7 @@ import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
-import { PreTrainedModel, TiedLinear, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { PreTrainedModel, TiedLinear, causalLMInputs, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
 import { LAYER_TYPES, RotaryEmbedding, applyRotary, readRopeParameters, type LayerType, type RopeParameters } from "./rope.js";
 
@@ -304,11 +304,7 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
   }
 
   forward(inputs: ModelInputs): ModelOutput {
-    if (!inputs.inputIds) throw new RangeError(`${this.constructor.name}.forward: inputIds is required`);
-    const ids = toIds(inputs.inputIds, "inputIds");
-    const mask = inputs.attentionMask ? toIds(inputs.attentionMask, "attentionMask") : null;
-    const positions = inputs.positionIds ? toIds(inputs.positionIds, "positionIds") : null;
-    const cache = inputs.pastKeyValues ?? (inputs.useCache ? new KVCache() : null);
+    const { ids, mask, positions, cache } = causalLMInputs(inputs, this.constructor.name);
     const hidden = this.model.forward(ids, mask, positions, cache);
     let logits = this.lm_head.forward(hidden);
     const cap = this.config.finalLogitSoftcapping;

@@ -4,7 +4,7 @@ import { Tensor, tensor } from "../tensor/tensor.js";
 import * as F from "../tensor/ops.js";
 import { Generator } from "../utils/rng.js";
 import type { BaseConfig } from "./config.js";
-import type { KVCache } from "./cache.js";
+import { KVCache } from "./cache.js";
 import { saveModel, type SaveModelOptions } from "./checkpoint.js";
 
 /** Integer inputs may be tensors or plain (nested) arrays. */
@@ -96,6 +96,17 @@ export abstract class PreTrainedModel<C extends BaseConfig = BaseConfig> extends
   get maxPositionEmbeddings(): number | null {
     return null;
   }
+}
+
+/** A decoder-only model's forward inputs as tensors, with a new cache when useCache asks for one. */
+export function causalLMInputs(inputs: ModelInputs, model: string): { ids: Tensor; mask: Tensor | null; positions: Tensor | null; cache: KVCache | null } {
+  if (!inputs.inputIds) throw new RangeError(`${model}.forward: inputIds is required`);
+  return {
+    ids: toIds(inputs.inputIds, "inputIds"),
+    mask: inputs.attentionMask ? toIds(inputs.attentionMask, "attentionMask") : null,
+    positions: inputs.positionIds ? toIds(inputs.positionIds, "positionIds") : null,
+    cache: inputs.pastKeyValues ?? (inputs.useCache ? new KVCache() : null),
+  };
 }
 
 /** A head whose weight is another module's parameter (an LM head tied to the token embeddings). */
