@@ -1,0 +1,135 @@
+// GEMM timing and correctness harness (plain g++, see build.sh): times the working tree's lmf::gemm against a
+// baseline build (namespace lmf_base) in the same process, alternating runs, and checks results against a
+// double-precision triple loop.
+//   gemm_harness check                         odd shapes × transposes × accumulate, 1 and 2 threads
+//   gemm_harness time [threads] [reps] [shape...]   shape: MxKxN, optional suffix :ta :tb (e.g. 256x768x3072:tb)
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gemm.h"
+#include "pool.h"
+
+namespace lmf_base {
+void pool_set_threads(int n);
+void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate,
+          const double* aOff, const double* bOff, const double* cOff, long batches);
+}  // namespace lmf_base
+
+namespace {
+
+struct Shape {
+  long m, k, n;
+  bool ta = false, tb = false;
+};
+
+Shape parse(const std::string& s) {
+  Shape sh{};
+  std::sscanf(s.c_str(), "%ldx%ldx%ld", &sh.m, &sh.k, &sh.n);
+  sh.ta = s.find(":ta") != std::string::npos;
+  sh.tb = s.find(":tb") != std::string::npos;
+  return sh;
+}
+
+uint64_t rng_state = 88172645463325252ull;
+float urand() {
+  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+  return (float)((rng_state >> 40) * (1.0 / 16777216.0) * 2.0 - 1.0);
+}
+
+using GemmFn = void (*)(const float*, const float*, float*, long, long, long, bool, bool, bool, const double*,
+                        const double*, const double*, long);
+
+void run(GemmFn f, const Shape& s, const float* a, const float* b, float* c, bool acc) {
+  const double zero = 0;
+  f(a, b, c, s.m, s.n, s.k, s.ta, s.tb, acc, &zero, &zero, &zero, 1);
+}
+
+int check() {
+  const long sizes[] = {1, 2, 7, 12, 13, 31, 33, 65, 100, 144, 257, 300};
+  int bad = 0, total = 0;
+  for (int threads : {1, 2}) {
+    lmf::pool_set_threads(threads);
+    for (long m : sizes)
+      for (long n : sizes)
+        for (long k : {1L, 5L, 33L, 257L, 600L, 1000L}) {
+          if (m * n * k > 30000000) continue;
+          for (int t = 0; t < 8; t++) {
+            Shape s{m, k, n, (t & 1) != 0, (t & 2) != 0};
+            const bool acc = (t & 4) != 0;
+            std::vector<float> a(m * k), b(k * n), c(m * n), c0(m * n);
+            for (auto& x : a) x = urand();
+            for (auto& x : b) x = urand();
+            for (auto& x : c0) x = urand();
+            c = c0;
+            run(lmf::gemm, s, a.data(), b.data(), c.data(), acc);
+            double worst = 0;
+            for (long i = 0; i < m; i++)
+              for (long j = 0; j < n; j++) {
+                double r = acc ? c0[i * n + j] : 0.0;
+                for (long p = 0; p < k; p++)
+                  r += (double)(s.ta ? a[p * m + i] : a[i * k + p]) * (s.tb ? b[j * k + p] : b[p * n + j]);
+                worst = std::max(worst, std::fabs(r - c[i * n + j]));
+              }
+            total++;
+            if (!(worst <= 1e-5 * std::sqrt((double)k) * 4 + 1e-6)) {
+              bad++;
+              std::printf("MISMATCH threads=%d %ldx%ldx%ld ta=%d tb=%d acc=%d max err %g\n", threads, m, k, n, s.ta, s.tb, acc, worst);
+            }
+          }
+        }
+  }
+  std::printf("check: %d/%d cases ok\n", total - bad, total);
+  return bad ? 1 : 0;
+}
+
+double seconds(GemmFn f, const Shape& s, const float* a, const float* b, float* c) {
+  auto t0 = std::chrono::steady_clock::now();
+  run(f, s, a, b, c, false);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int time(int threads, int reps, std::vector<Shape> shapes) {
+  lmf::pool_set_threads(threads);
+  lmf_base::pool_set_threads(threads);
+  const double peak = lmf::measure_peak_gflops(0.3);
+  std::printf("threads %d, peak %.0f GFLOP/s (best FMA run × threads)\n", threads, peak);
+  for (const Shape& s : shapes) {
+    std::vector<float> a(s.m * s.k), b(s.k * s.n), c1(s.m * s.n), c2(s.m * s.n);
+    for (auto& x : a) x = urand();
+    for (auto& x : b) x = urand();
+    double bestBase = 1e9, bestNew = 1e9;
+    for (int r = 0; r < reps; r++) {
+      bestBase = std::min(bestBase, seconds(lmf_base::gemm, s, a.data(), b.data(), c1.data()));
+      bestNew = std::min(bestNew, seconds(lmf::gemm, s, a.data(), b.data(), c2.data()));
+    }
+    double diff = 0;
+    for (long i = 0; i < s.m * s.n; i++) diff = std::max(diff, (double)std::fabs(c1[i] - c2[i]));
+    const double fl = 2.0 * s.m * s.n * s.k / 1e9;
+    std::printf("%5ldx%5ldx%5ld%s%s  base %6.1f  new %6.1f GFLOP/s (%4.1f%% -> %4.1f%% of peak)  new/base %.3f  maxdiff %.1e\n",
+                s.m, s.k, s.n, s.ta ? " ta" : "   ", s.tb ? " tb" : "   ", fl / bestBase, fl / bestNew,
+                100 * fl / bestBase / peak, 100 * fl / bestNew / peak, bestBase / bestNew, diff);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "time";
+  if (mode == "check") return check();
+  const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
+  const int reps = argc > 3 ? std::atoi(argv[3]) : 30;
+  std::vector<Shape> shapes;
+  for (int i = 4; i < argc; i++) shapes.push_back(parse(argv[i]));
+  if (shapes.empty())
+    for (const char* s : {"256x256x256", "512x512x512", "1024x1024x1024", "256x768x3072", "256x3072x768",
+                          "256x768x3072:tb", "256x3072x768:tb", "768x256x3072:ta"})
+      shapes.push_back(parse(s));
+  return time(threads, reps, shapes);
+}
