@@ -345,7 +345,8 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   });
 }
 
-// attention(q, k, v, mask|null, maskStrides: Float64Array(4)|null, out, B, H, Hkv, T, S, D, scale, softcap)
+// attention(q, k, v, mask|null, maskStrides: Float64Array(4)|null, out, B, H, Hkv, T, S, D, scale, softcap, capacity):
+// k/v are [B, Hkv, capacity, D], of which the first S positions are read
 napi_value Attention(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& a) {
     size_t nq, nk, nv, no, nmask = 0, nms = 0;
@@ -355,9 +356,10 @@ napi_value Attention(napi_env env, napi_callback_info info) {
     const float* mask = a.isNull(3) ? nullptr : a.f32(3, &nmask);
     const double* msd = a.isNull(4) ? nullptr : a.f64(4, &nms);
     float* out = a.f32(5, &no);
-    long B = a.integer(6), H = a.integer(7), Hkv = a.integer(8), T = a.integer(9), S = a.integer(10), D = a.integer(11);
+    long B = a.integer(6), H = a.integer(7), Hkv = a.integer(8), T = a.integer(9), S = a.integer(10), D = a.integer(11), cap = a.integer(14);
     need(Hkv > 0 && H % Hkv == 0, "attention: heads must be a multiple of kv heads");
-    need((double)B * H * T * D == (double)nq && no == nq && (double)B * Hkv * S * D == (double)nk && nv == nk, "attention: lengths do not match");
+    need(S <= cap, "attention: key length exceeds the key/value capacity");
+    need((double)B * H * T * D == (double)nq && no == nq && (double)B * Hkv * cap * D == (double)nk && nv == nk, "attention: lengths do not match");
     long ms[4] = {0, 0, 0, 0};
     if (mask) {
       need(msd && nms == 4, "attention: mask strides must have 4 entries");
@@ -366,7 +368,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
       for (int i = 0; i < 4; i++) ms[i] = (long)msd[i], reach += (double)ms[i] * (dims[i] > 0 ? dims[i] - 1 : 0);
       need(reach < (double)nmask, "attention: mask strides reach past the mask");
     }
-    if (B * H * T > 0) attention(q, k, v, mask, mask ? ms : nullptr, out, B, H, Hkv, T, S, D, (float)a.num(12), (float)a.num(13));
+    if (B * H * T > 0) attention(q, k, v, mask, mask ? ms : nullptr, out, B, H, Hkv, T, S, cap, D, (float)a.num(12), (float)a.num(13));
     return undefinedValue(env);
   });
 }

@@ -530,7 +530,7 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
 }
 
 void attention(const float* q, const float* k, const float* v, const float* mask, const long* ms, float* out, long B, long H, long Hkv,
-               long T, long S, long D, float scale, float softcap) {
+               long T, long S, long cap, long D, float scale, float softcap) {
   const long groups = H / Hkv;
   const long tBlock = 16;
   const long tBlocks = (T + tBlock - 1) / tBlock;
@@ -542,8 +542,8 @@ void attention(const float* q, const float* k, const float* v, const float* mask
       const long b = bh / H, h = bh % H, hk = h / groups;
       const long t0 = tb * tBlock, t1 = std::min(T, t0 + tBlock);
       const float* qb = q + (bh * T) * D;
-      const float* kb = k + ((b * Hkv + hk) * S) * D;
-      const float* vb = v + ((b * Hkv + hk) * S) * D;
+      const float* kb = k + ((b * Hkv + hk) * cap) * D;
+      const float* vb = v + ((b * Hkv + hk) * cap) * D;
       const float* mb = mask ? mask + b * ms[0] + h * ms[1] : nullptr;
       attention_rows(qb, kb, vb, mb, ms ? ms[2] : 0, ms ? ms[3] : 0, out + (bh * T) * D, t0, t1, S, D, scale, softcap);
     }

@@ -25,10 +25,11 @@ void permute(const void* x, void* out, size_t elemSize, const long* shape, const
 void embedding(const float* table, const int32_t* ids, float* out, size_t count, long dim);
 void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2, double eps, double wd, double step);
 /**
- * Fused scaled-dot-product attention with online softmax: q/out [B,H,T,D], k/v [B,Hkv,S,D], additive mask
- * read through strides (b, h, t, s) (nullptr = none), optional soft-capping (softcap <= 0: off).
+ * Fused scaled-dot-product attention with online softmax: q/out [B,H,T,D], k/v [B,Hkv,cap,D] of which the first
+ * S positions are read (cap >= S: a KV cache's storage), additive mask read through strides (b, h, t, s)
+ * (nullptr = none), optional soft-capping (softcap <= 0: off).
  */
 void attention(const float* q, const float* k, const float* v, const float* mask, const long* maskStrides, float* out,
-               long B, long H, long Hkv, long T, long S, long D, float scale, float softcap);
+               long B, long H, long Hkv, long T, long S, long cap, long D, float scale, float softcap);
 
 }  // namespace lmf

@@ -53,7 +53,9 @@ export interface Backend {
    * Optional fused attention for inference (no gradient): out = softmax(q·kᵀ·scale + mask)·v per head, with
    * q/out [B, H, T, D] and k/v [B, Hkv, S, D] (query head h reads kv head floor(h / (H / Hkv))). The additive mask is
    * read through strides over [B, H, T, S] (0 = broadcast); softcap > 0 applies cap · tanh(scores / cap) first.
+   * k/v may be a cache's storage [B, Hkv, kvCapacity, D] of which the first S positions are read.
    */
   attention?(q: FloatArray, k: FloatArray, v: FloatArray, mask: FloatArray | null, maskStrides: readonly number[] | null, out: FloatArray,
-    batch: number, heads: number, kvHeads: number, queryLength: number, keyLength: number, headDim: number, scale: number, softcap: number): void;
+    batch: number, heads: number, kvHeads: number, queryLength: number, keyLength: number, headDim: number, scale: number, softcap: number,
+    kvCapacity?: number): void;
 }

@@ -134,12 +134,12 @@ class BartAttention extends Module {
   forward(x: Tensor, mask: Tensor, cache: KVCache | null, encoderStates: Tensor | null = null): Tensor {
     const [b, t] = x.shape as [number, number, number];
     const source = encoderStates ?? x;
-    const { key, value } = cachedKeyValues(cache, this._layerIdx, encoderStates !== null, () => ({
+    const { key, value, length } = cachedKeyValues(cache, this._layerIdx, encoderStates !== null, () => ({
       key: this.split(this.k_proj.forward(source)),
       value: this.split(this.v_proj.forward(source)),
     }));
     const y = scaledDotProductAttention(this.split(this.q_proj.forward(x)), key, value, {
-      mask, scale: this._headDim ** -0.5, dropout: this._dropout, training: this.training,
+      mask, scale: this._headDim ** -0.5, dropout: this._dropout, training: this.training, kvLength: length,
     });
     return this.out_proj.forward(F.reshape(F.transpose(y, 1, 2), [b, t, this._dim]));
   }

@@ -1,32 +1,74 @@
 import { TensorError } from "../errors.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { allocate, type FloatArray } from "../tensor/dtype.js";
+import { Tensor, isGradEnabled } from "../tensor/tensor.js";
 import * as F from "../tensor/ops.js";
 
-interface LayerKV {
+/**
+ * Keys and values one attention layer attends over, [batch, kvHeads, seq, headDim]. When `length` is set, the
+ * tensors are the cache's storage, [batch, kvHeads, capacity, headDim], of which the first `length` positions
+ * are filled (pass it on as scaledDotProductAttention's `kvLength`).
+ */
+export interface LayerKV {
   key: Tensor;
   value: Tensor;
+  length?: number;
+}
+
+/** One layer's storage: grows by doubling so appending a token copies only that token. */
+interface Stored {
+  key: Tensor;
+  value: Tensor;
+  length: number;
 }
 
 /**
- * Keys and values of past positions, per layer, shaped [batch, kvHeads, seq, headDim] (transformers'
- * DynamicCache). Encoder-decoder models also keep the cross-attention keys/values, computed once from the
- * encoder output.
+ * Keys and values of past positions, per layer (transformers' DynamicCache). Encoder-decoder models also keep
+ * the cross-attention keys/values, computed once from the encoder output.
+ *
+ * Storage has room to spare along the sequence so that a decode step writes its new positions in place
+ * instead of copying the whole cache. While gradients are being recorded for the keys/values, layers are
+ * concatenated instead, so backward reaches every position.
  */
 export class KVCache {
-  readonly layers: (LayerKV | undefined)[] = [];
+  private readonly stored: (Stored | undefined)[] = [];
   readonly cross: (LayerKV | undefined)[] = [];
 
   /** Number of cached positions (of layer 0). */
   get seqLength(): number {
-    return this.layers[0]?.key.shape[2] ?? 0;
+    return this.stored[0]?.length ?? 0;
   }
 
-  /** Appends new keys/values for a layer and returns the full keys/values to attend over. */
+  /** Cached keys/values per layer, [batch, kvHeads, seqLength, headDim] (copies of the filled positions). */
+  get layers(): (LayerKV | undefined)[] {
+    return this.stored.map((s) => s && { key: F.narrow(s.key, 2, 0, s.length), value: F.narrow(s.value, 2, 0, s.length) });
+  }
+
+  /** Appends new keys/values for a layer and returns what to attend over (see LayerKV's `length`). */
   update(layer: number, key: Tensor, value: Tensor): LayerKV {
-    const past = this.layers[layer];
-    const next = past ? { key: F.concat([past.key, key], 2), value: F.concat([past.value, value], 2) } : { key, value };
-    this.layers[layer] = next;
-    return next;
+    const past = this.stored[layer];
+    const recording = isGradEnabled() && (key.requiresGrad || value.requiresGrad || (past !== undefined && (past.key.requiresGrad || past.value.requiresGrad)));
+    if (recording || (key.dtype !== "f32" && key.dtype !== "f64") || key.dtype !== value.dtype) {
+      const next = past
+        ? { key: F.concat([F.narrow(past.key, 2, 0, past.length), key], 2), value: F.concat([F.narrow(past.value, 2, 0, past.length), value], 2) }
+        : { key, value };
+      this.stored[layer] = { ...next, length: next.key.shape[2]! };
+      return next;
+    }
+    const [b, h, t, d] = key.shape as [number, number, number, number];
+    if (past && (past.key.shape[0] !== b || past.key.shape[1] !== h || past.key.shape[3] !== d || past.key.dtype !== key.dtype)) {
+      throw new TensorError(`KVCache.update: layer ${layer} holds [${past.key.shape.join(", ")}] ${past.key.dtype}, got new keys [${key.shape.join(", ")}] ${key.dtype}`);
+    }
+    const length = (past?.length ?? 0) + t;
+    let store = past;
+    if (!store || store.key.shape[2]! < length) {
+      const capacity = Math.max(length + 256, 2 * (store?.key.shape[2] ?? 0));
+      store = { key: grow(store?.key, store?.length ?? 0, capacity, key), value: grow(store?.value, store?.length ?? 0, capacity, value), length: store?.length ?? 0 };
+    }
+    write(store.key, store.length, key);
+    write(store.value, store.length, value);
+    store.length = length;
+    this.stored[layer] = store;
+    return { key: store.key, value: store.value, length };
   }
 
   getCross(layer: number): LayerKV | undefined {
@@ -40,10 +82,34 @@ export class KVCache {
   /** Reorders the batch (beam search): row i of the result is row indices[i] of the cache. */
   reorder(indices: Tensor): void {
     if (indices.dtype !== "i32") throw new TensorError("KVCache.reorder: indices must be an i32 tensor");
-    const pick = (kv: LayerKV | undefined): LayerKV | undefined => kv && { key: F.indexSelect(kv.key, 0, indices), value: F.indexSelect(kv.value, 0, indices) };
-    for (let i = 0; i < this.layers.length; i++) this.layers[i] = pick(this.layers[i]);
-    for (let i = 0; i < this.cross.length; i++) this.cross[i] = pick(this.cross[i]);
+    for (let i = 0; i < this.stored.length; i++) {
+      const s = this.stored[i];
+      if (s) this.stored[i] = { key: F.indexSelect(s.key, 0, indices), value: F.indexSelect(s.value, 0, indices), length: s.length };
+    }
+    for (let i = 0; i < this.cross.length; i++) {
+      const c = this.cross[i];
+      if (c) this.cross[i] = { key: F.indexSelect(c.key, 0, indices), value: F.indexSelect(c.value, 0, indices) };
+    }
   }
+}
+
+/** New storage [b, h, capacity, d] holding the first `length` positions of `old` (like `like`'s dtype). */
+function grow(old: Tensor | undefined, length: number, capacity: number, like: Tensor): Tensor {
+  const [b, h, , d] = like.shape as [number, number, number, number];
+  const data = allocate(like.dtype, b * h * capacity * d) as FloatArray;
+  if (old) {
+    const src = old.data as FloatArray, oldCap = old.shape[2]!;
+    for (let r = 0; r < b * h; r++) data.set(src.subarray(r * oldCap * d, (r * oldCap + length) * d), r * capacity * d);
+  }
+  return new Tensor(data, [b, h, capacity, d], like.dtype);
+}
+
+/** Writes `x` [b, h, t, d] into storage positions [at, at + t). */
+function write(store: Tensor, at: number, x: Tensor): void {
+  const [, , cap, d] = store.shape as [number, number, number, number];
+  const [b, h, t] = x.shape as [number, number, number];
+  const dst = store.data as FloatArray, src = x.data as FloatArray;
+  for (let r = 0; r < b * h; r++) dst.set(src.subarray(r * t * d, (r + 1) * t * d), (r * cap + at) * d);
 }
 
 /**
@@ -61,4 +127,3 @@ export function cachedKeyValues(cache: KVCache | null, layer: number, cross: boo
   cache?.setCross(layer, kv.key, kv.value);
   return kv;
 }
-

@@ -66,7 +66,7 @@ export class Conv1D extends Module {
 
   forward(x: Tensor): Tensor {
     const flat = F.reshape(x, [-1, this.nx]);
-    return F.reshape(F.add(F.matmul(flat, this.weight), this.bias), [...x.shape.slice(0, -1), this.nf]);
+    return F.reshape(F.addmm(this.bias, flat, this.weight), [...x.shape.slice(0, -1), this.nf]);
   }
 }
 
@@ -95,10 +95,9 @@ class GPT2Attention extends Module {
     const [b, t] = x.shape as [number, number, number];
     const heads = (y: Tensor): Tensor => F.transpose(F.reshape(y, [b, t, this._config.nHead, this._headDim]), 1, 2);
     const [q, k0, v0] = F.split(this.c_attn.forward(x), this._config.nEmbd, 2) as [Tensor, Tensor, Tensor];
-    let k = heads(k0), v = heads(v0);
-    if (cache) ({ key: k, value: v } = cache.update(this._layerIdx, k, v));
-    const y = scaledDotProductAttention(heads(q), k, v, {
-      mask, scale: this._scale, dropout: this._config.attnPdrop, training: this.training,
+    const kv = cache ? cache.update(this._layerIdx, heads(k0), heads(v0)) : { key: heads(k0), value: heads(v0) };
+    const y = scaledDotProductAttention(heads(q), kv.key, kv.value, {
+      mask, scale: this._scale, dropout: this._config.attnPdrop, training: this.training, kvLength: kv.length,
     });
     const merged = F.reshape(F.transpose(y, 1, 2), [b, t, this._config.nEmbd]);
     return this.resid_dropout.forward(this.c_proj.forward(merged));

@@ -172,16 +172,16 @@ export class LlamaAttention extends Module {
     const heads = (y: Tensor, n: number): Tensor => F.transpose(F.reshape(y, [b, t, n, d]), 1, 2);
     let q = heads(this.q_proj.forward(x), c.numAttentionHeads);
     let k = heads(this.k_proj.forward(x), c.numKeyValueHeads);
-    let v = heads(this.v_proj.forward(x), c.numKeyValueHeads);
+    const v = heads(this.v_proj.forward(x), c.numKeyValueHeads);
     if (this.q_norm && this.k_norm) {
       q = this.q_norm.forward(q);
       k = this.k_norm.forward(k);
     }
     q = applyRotary(q, cos, sin);
     k = applyRotary(k, cos, sin);
-    if (cache) ({ key: k, value: v } = cache.update(this._layerIdx, k, v));
-    const y = scaledDotProductAttention(q, k, v, {
-      mask, scale: c.attentionScale, softcap: c.attnLogitSoftcapping, dropout: c.attentionDropout, training: this.training,
+    const kv = cache ? cache.update(this._layerIdx, k, v) : { key: k, value: v };
+    const y = scaledDotProductAttention(q, kv.key, kv.value, {
+      mask, scale: c.attentionScale, softcap: c.attnLogitSoftcapping, dropout: c.attentionDropout, training: this.training, kvLength: kv.length,
     });
     return this.o_proj.forward(F.reshape(F.transpose(y, 1, 2), [b, t, c.numAttentionHeads * d]));
   }

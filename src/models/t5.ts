@@ -152,13 +152,13 @@ class T5Attention extends Module {
   forward(x: Tensor, bias: Tensor | null, cache: KVCache | null, encoderStates: Tensor | null): Tensor {
     const [b, t] = x.shape as [number, number, number];
     const source = encoderStates ?? x;
-    const { key, value } = cachedKeyValues(cache, this._layerIdx, encoderStates !== null, () => ({
+    const { key, value, length } = cachedKeyValues(cache, this._layerIdx, encoderStates !== null, () => ({
       key: this.split(this.k.forward(source)),
       value: this.split(this.v.forward(source)),
     }));
     // Mesh TensorFlow folds the 1/sqrt(d) into the query init, so the scores are not scaled.
     const y = scaledDotProductAttention(this.split(this.q.forward(x)), key, value, {
-      mask: bias, scale: 1, dropout: this._config.dropoutRate, training: this.training,
+      mask: bias, scale: 1, dropout: this._config.dropoutRate, training: this.training, kvLength: length,
     });
     return this.o.forward(F.reshape(F.transpose(y, 1, 2), [b, t, this._heads * this._dKv]));
   }

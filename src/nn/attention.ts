@@ -20,6 +20,8 @@ export interface AttentionOptions {
   softcap?: number | null;
   dropout?: number;
   training?: boolean;
+  /** Attend over only the first kvLength positions of k/v (a KV cache's storage, LayerKV.length). */
+  kvLength?: number;
 }
 
 /**
@@ -29,8 +31,12 @@ export interface AttentionOptions {
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const headDim = q.shape[q.ndim - 1]!;
   if (!(options.dropout && options.training)) {
-    const fused = F.fusedAttention(q, k, v, options.mask ?? null, options.scale ?? 1 / Math.sqrt(headDim), options.softcap ?? 0);
+    const fused = F.fusedAttention(q, k, v, options.mask ?? null, options.scale ?? 1 / Math.sqrt(headDim), options.softcap ?? 0, options.kvLength);
     if (fused) return fused;
+  }
+  if (options.kvLength !== undefined && options.kvLength !== k.shape[2]) {
+    k = F.narrow(k, 2, 0, options.kvLength);
+    v = F.narrow(v, 2, 0, options.kvLength);
   }
   const groups = q.shape[1]! / k.shape[1]!;
   const keys = repeatKV(k, groups), values = repeatKV(v, groups);

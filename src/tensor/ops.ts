@@ -618,35 +618,53 @@ function batchOffsets(own: Shape, batch: Shape, matrixSize: number): number[] {
 
 /** y = x · weightᵀ + bias with weight [out, in] as in nn.Linear; x may have any leading dims. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  const inF = weight.shape[1]!, outF = weight.shape[0]!;
+  return biasedMatmul(x, weight, bias, true, "linear");
+}
+
+/**
+ * bias + mat1 · mat2 (torch.addmm with beta = alpha = 1) for mat1 [m, k], mat2 [k, n] and a bias of n values
+ * (GPT-2's Conv1D); one op, so the bias is added inside the product instead of in a second pass.
+ */
+export function addmm(bias: Tensor, mat1: Tensor, mat2: Tensor): Tensor {
+  if (mat1.ndim !== 2 || mat2.ndim !== 2) throw new TensorError(`addmm: mat1 and mat2 must be 2-D, got [${mat1.shape.join(", ")}] and [${mat2.shape.join(", ")}]`);
+  if (bias.size !== mat2.shape[1]) throw new TensorError(`addmm: bias [${bias.shape.join(", ")}] must hold ${mat2.shape[1]} values (mat2's columns)`);
+  return biasedMatmul(mat1, mat2, bias, false, "addmm");
+}
+
+/** x · W (+ bias) with W [out, in] when `transposed` (nn.Linear) or [in, out] (addmm); x may have leading dims. */
+function biasedMatmul(x: Tensor, weight: Tensor, bias: Tensor | null, transposed: boolean, name: string): Tensor {
+  const inF = weight.shape[transposed ? 1 : 0]!, outF = weight.shape[transposed ? 0 : 1]!;
   if (x.shape[x.ndim - 1] !== inF) {
-    throw new TensorError(`linear: input has ${x.shape[x.ndim - 1]} features, weight expects ${inF} ([${weight.shape.join(", ")}])`);
+    throw new TensorError(`${name}: input has ${x.shape[x.ndim - 1]} features, weight expects ${inF} ([${weight.shape.join(", ")}])`);
   }
   const dtype = promote(x.dtype, weight.dtype);
-  const X = castTo(x, dtype), W = castTo(weight, dtype);
+  const X = castTo(x, dtype), W = castTo(weight, dtype), Bv = bias && castTo(bias, dtype);
   const rows = X.size / inF;
   const out = allocate(dtype, rows * outF) as FloatArray;
   const be = getBackend();
-  be.gemm(X.floatData, W.floatData, out, rows, outF, inF, false, true, false, [0], [0], [0]);
-  if (bias) be.binary("add", out, [outF, 1], castTo(bias, dtype).floatData, [0, 1], out, [rows, outF]);
-  const inputs = bias ? [X, W, bias] : [X, W];
-  return result(out, [...X.shape.slice(0, -1), outF], dtype, inputs, "linear", (g) => {
+  // One row (decoding): start from the bias and accumulate the product into it.
+  if (Bv && rows === 1) out.set(Bv.floatData);
+  be.gemm(X.floatData, W.floatData, out, rows, outF, inF, false, transposed, Bv !== null && rows === 1, [0], [0], [0]);
+  if (Bv && rows !== 1) be.binary("add", out, [outF, 1], Bv.floatData, [0, 1], out, [rows, outF]);
+  const inputs = Bv ? [X, W, Bv] : [X, W];
+  return result(out, [...X.shape.slice(0, -1), outF], dtype, inputs, name, (g) => {
     const gd = g.floatData;
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
     if (X.requiresGrad) {
       const d = allocate(dtype, X.size) as FloatArray;
-      be.gemm(gd, W.floatData, d, rows, inF, outF, false, false, false, [0], [0], [0]);
+      be.gemm(gd, W.floatData, d, rows, inF, outF, false, !transposed, false, [0], [0], [0]);
       gx = new Tensor(d, X.shape, dtype);
     }
     if (W.requiresGrad) {
       const d = allocate(dtype, W.size) as FloatArray;
-      be.gemm(gd, X.floatData, d, outF, inF, rows, true, false, false, [0], [0], [0]);
+      if (transposed) be.gemm(gd, X.floatData, d, outF, inF, rows, true, false, false, [0], [0], [0]);
+      else be.gemm(X.floatData, gd, d, inF, outF, rows, true, false, false, [0], [0], [0]);
       gw = new Tensor(d, W.shape, dtype);
     }
-    if (bias?.requiresGrad) {
+    if (Bv?.requiresGrad) {
       const d = allocate(dtype, outF) as FloatArray;
       be.sumAxis(gd, d, 1, rows, outF);
-      gb = new Tensor(d, bias.shape, dtype);
+      gb = new Tensor(d, Bv.shape, dtype);
     }
     return [gx, gw, gb];
   });
@@ -657,13 +675,15 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
  * softcap > 0 caps the scores as cap · tanh(scores / cap) before the mask. Returns null when the backend has no
  * fused kernel, a gradient would be needed, or the inputs are not f32: callers then use the composed ops.
  */
-export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, scale: number, softcap = 0): Tensor | null {
+export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, scale: number, softcap = 0, kvLength?: number): Tensor | null {
   const be = getBackend();
   if (!be.attention || (isGradEnabled() && [q, k, v, mask].some((t) => t?.requiresGrad))) return null;
   if ([q, k, v, mask].some((t) => t && t.dtype !== "f32") || q.ndim !== 4 || k.ndim !== 4 || (mask && mask.ndim > 4)) return null;
   const [b, h, t, d] = q.shape as [number, number, number, number];
-  const [kb, hkv, s, kd] = k.shape as [number, number, number, number];
+  const [kb, hkv, capacity, kd] = k.shape as [number, number, number, number];
   if (kb !== b || kd !== d || hkv === 0 || h % hkv !== 0 || !shapesEqual(v.shape, k.shape)) return null;
+  const s = kvLength ?? capacity;
+  if (!Number.isInteger(s) || s < 0 || s > capacity) throw new TensorError(`attention: kvLength ${s} must be an integer in [0, ${capacity}]`);
   const full = [b, h, t, s];
   let maskStrides: number[] | null = null;
   if (mask) {
@@ -673,7 +693,7 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | n
     maskStrides = broadcastStrides(mask.shape, full);
   }
   const out = new Float32Array(q.size);
-  be.attention(q.floatData, k.floatData, v.floatData, mask ? mask.floatData : null, maskStrides, out, b, h, hkv, t, s, d, scale, softcap);
+  be.attention(q.floatData, k.floatData, v.floatData, mask ? mask.floatData : null, maskStrides, out, b, h, hkv, t, s, d, scale, softcap, capacity);
   return new Tensor(out, q.shape, "f32");
 }
 

@@ -1,4 +1,4 @@
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as T from "../../src/tensor/index.js";
 import { Tensor, tensor } from "../../src/tensor/index.js";
 import { Generator } from "../../src/utils/rng.js";
@@ -37,6 +37,24 @@ describe("finite-difference gradients (float64)", () => {
     gradcheck(T.matmul, [r([4]), r([2, 4, 3])]);
     gradcheck(T.matmul, [r([2, 3, 4]), r([4])]);
     gradcheck((x, w, b) => T.linear(x, w, b), [r([2, 3, 4]), r([5, 4]), r([5])]);
+    gradcheck((x, w, b) => T.linear(x, w, b), [r([1, 4]), r([5, 4]), r([5])]); // one row: the bias seeds the product
+    gradcheck((b, x, w) => T.addmm(b, x, w), [r([5]), r([3, 4]), r([4, 5])]);
+    gradcheck((b, x, w) => T.addmm(b, x, w), [r([5]), r([1, 4]), r([4, 5])]);
+  });
+  it("addmm equals bias + mat1 · mat2 element by element", () => {
+    for (const m of [1, 3]) {
+      const b = r([5]), x = r([m, 4]), w = r([4, 5]);
+      const y = T.addmm(b, x, w);
+      expect(y.shape).toEqual([m, 5]);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < 5; j++) {
+          let want = b.data[j] as number;
+          for (let p = 0; p < 4; p++) want += (x.data[i * 4 + p] as number) * (w.data[p * 5 + j] as number);
+          expect(y.data[i * 5 + j]).toBeCloseTo(want, 12);
+        }
+      }
+    }
+    expect(() => T.addmm(r([4]), r([3, 4]), r([4, 5]))).toThrow(/addmm: bias \[4\] must hold 5 values/);
   });
   it("reductions", () => {
     gradcheck((x) => T.sum(x), [r([2, 3, 4])]);

@@ -26,7 +26,7 @@ export interface NativeAddon {
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, step: number): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array | null, maskStrides: Float64Array | null, out: Float32Array,
-    batch: number, heads: number, kvHeads: number, queryLength: number, keyLength: number, headDim: number, scale: number, softcap: number): void;
+    batch: number, heads: number, kvHeads: number, queryLength: number, keyLength: number, headDim: number, scale: number, softcap: number, kvCapacity: number): void;
   setNumThreads(n: number): void;
   info(): { threads: number; isa: "generic" | "avx2" | "avx512"; bestIsa: "generic" | "avx2" | "avx512" };
   setIsa(isa: 0 | 1 | 2): void;
