@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "common.h"
 #include "pool.h"
@@ -28,6 +31,8 @@ constexpr long kPackSlivers = 4;  // B slivers packed per claim: 4×32 floats = 
 constexpr long MAX_MR = 12, MAX_NR = 32;
 
 using Ukr = void (*)(long kc, const float* a, const float* b, float* c, long ldc, bool add);
+// Full tile that reads op(B) rows unpacked (stride ldb) and packs them into bdst as it goes.
+using UkrPackB = void (*)(long kc, const float* a, const float* b, long ldb, float* bdst, float* c, long ldc, bool add);
 
 // Portable micro-kernel (4×16): plain loops the compiler vectorizes for the baseline ISA.
 void ukr_generic(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b, float* LMF_RESTRICT c, long ldc, bool add) {
@@ -75,9 +80,13 @@ __attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* LMF_REST
 // AVX-512: R×32 tile, 2R zmm accumulators; R = 12 is the main kernel (two FMA pipes × latency 4 need at least 8
 // chains in flight, and 24 accumulators + 2 B vectors + 1 broadcast fit the 32 registers). Smaller R serve the
 // last rows of C so edge tiles do no wasted arithmetic.
-template <int R>
-__attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
-                                                        float* LMF_RESTRICT c, long ldc, bool add) {
+// PACK: B is read unpacked, row p at b + p·ldb (row-major op(B)), and each row's 32 floats are also stored to
+// bdst, packing the sliver for the tiles that follow while this one computes (the loads overlap the FMAs
+// instead of a separate packing pass that waits on memory).
+template <int R, bool PACK>
+__attribute__((target("avx512f,fma"), always_inline)) inline void ukr_avx512_body(
+    long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b, long ldb, float* LMF_RESTRICT bdst,
+    float* LMF_RESTRICT c, long ldc, bool add) {
   __m512 acc[R][2];
   // The C tile is read only at the end: fetch it now (it is usually far away in L3) while the loop runs.
 #pragma GCC unroll 12
@@ -90,6 +99,11 @@ __attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* LMF
   for (long p = 0; p < kc; p++) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
     _mm_prefetch((const char*)(a + R * 8), _MM_HINT_T0);
+    if (PACK) {
+      _mm512_store_ps(bdst, b0);
+      _mm512_store_ps(bdst + 16, b1);
+      bdst += 32;
+    }
 #pragma GCC unroll 12
     for (int i = 0; i < R; i++) {
       const __m512 ai = _mm512_set1_ps(a[i]);
@@ -97,7 +111,7 @@ __attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* LMF
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
     a += R;
-    b += 32;
+    b += PACK ? ldb : 32;
   }
 #pragma GCC unroll 12
   for (int i = 0; i < R; i++) {
@@ -110,6 +124,16 @@ __attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* LMF
     _mm512_storeu_ps(row + 16, acc[i][1]);
   }
 }
+
+template <int R>
+__attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
+                                                        float* LMF_RESTRICT c, long ldc, bool add) {
+  ukr_avx512_body<R, false>(kc, a, b, 32, nullptr, c, ldc, add);
+}
+__attribute__((target("avx512f,fma"))) void ukr_avx512_packb(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
+                                                              long ldb, float* LMF_RESTRICT bdst, float* LMF_RESTRICT c, long ldc, bool add) {
+  ukr_avx512_body<12, true>(kc, a, b, ldb, bdst, c, ldc, add);
+}
 #endif
 
 struct Kernel {
@@ -117,6 +141,7 @@ struct Kernel {
   long mr, nr;
   Ukr ukr;
   const Ukr* edge;  // edge[h]: kernel for h < mr rows (A slivers packed h tall), or null: full kernel into a tile
+  UkrPackB packB;   // or null
 };
 
 #if LMF_X86
@@ -126,10 +151,10 @@ const Ukr kEdge512[12] = {nullptr, ukr_avx512<1>, ukr_avx512<2>, ukr_avx512<3>, 
 
 Kernel kernel_for(Isa isa) {
 #if LMF_X86
-  if (isa == Isa::avx512) return {Isa::avx512, 12, 32, ukr_avx512<12>, kEdge512};
-  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, ukr_avx2, nullptr};
+  if (isa == Isa::avx512) return {Isa::avx512, 12, 32, ukr_avx512<12>, kEdge512, ukr_avx512_packb};
+  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, ukr_avx2, nullptr, nullptr};
 #endif
-  return {Isa::generic, 4, 16, ukr_generic, nullptr};
+  return {Isa::generic, 4, 16, ukr_generic, nullptr, nullptr};
 }
 
 Isa detect() {
@@ -148,6 +173,17 @@ Kernel& current() {
 
 float* aligned_floats(size_t n) {
   size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+#if defined(__linux__)
+  // Packed panels of a megabyte or more go on 2 MiB pages where the kernel allows it (THP in madvise mode):
+  // the micro-kernels stream them, and every 4 KiB page is another TLB walk (a nested one under a hypervisor).
+  constexpr size_t kHuge = 2u << 20;
+  if (bytes >= (1u << 20)) {
+    bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+    void* p = std::aligned_alloc(kHuge, bytes);
+    if (p) madvise(p, bytes, MADV_HUGEPAGE);
+    return static_cast<float*>(p);
+  }
+#endif
   return static_cast<float*>(std::aligned_alloc(64, bytes < 64 ? 64 : bytes));
 }
 
@@ -317,16 +353,18 @@ void pack_a(const Op& o, long i0, long mc, long p0, long kc, long mr, bool tight
 // sliver s at b + s·bstride). aOuter: each A sliver stays in L1 while the B slivers stream past (best when B is
 // streamed from L3 anyway, the shared-panel path: 1024³ 5-8% faster); else each B sliver meets every A sliver
 // (the column split, whose B block sits in L2).
-void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool add, const float* ap, const float* b,
-                long bstride, long j0, long sA, long sB, bool aOuter) {
+void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool add, const float* ap, float* b,
+                long bstride, long j0, long sA, long sB, bool aOuter, const float* bsrc = nullptr) {
   const long mr = kern.mr, nr = kern.nr;
   alignas(64) float tile[MAX_MR * MAX_NR];
   auto one = [&](long r, long s) {
     const long h = std::min(mr, mc - r);
     const long jb = j0 + s * nr, w = std::min(nr, o.n - jb);
-    const float* bs = b + s * bstride;
+    float* bs = b + s * bstride;
     float* cp = o.c + (i0 + r) * o.n + jb;
-    if (w == nr && h == mr) {
+    if (bsrc && r == 0) {  // full tile; packs B sliver s from the row-major source as it goes
+      kern.packB(kc, ap, bsrc + jb, o.n, bs, cp, o.n, add);
+    } else if (w == nr && h == mr) {
       kern.ukr(kc, ap + r * kc, bs, cp, o.n, add);
     } else if (w == nr && kern.edge) {
       kern.edge[h](kc, ap + r * kc, bs, cp, o.n, add);
@@ -376,10 +414,20 @@ void gemm_packed_cols(const Op& o, int nthreads) {
       for (long p0 = 0; p0 < o.k; p0 += KCt) {
         const long kc = std::min(KCt, o.k - p0);
         const bool add = o.acc || p0 > 0;
-        pack_b_slivers(o, p0, kc, 0, o.n, nr, bb, sA, sB);
+        // Full slivers of row-major B are packed by the first row block's first tile (when it is a full one);
+        // the rest, and transposed B, beforehand.
+        const long i1First = std::min(o.m, rowSlivers / mBlocks * mr);
+        const bool fused = kern.packB && !o.tb && i1First >= mr;
+        const long sFull = fused ? std::max(sA, std::min(sB, o.n / nr)) : sA;
+        if (sFull < sB) pack_b_slivers(o, p0, kc, 0, o.n, nr, bb + (sFull - sA) * kc * nr, sFull, sB);
         for (long ib = 0; ib < mBlocks; ib++) {
           const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
-          macro_tile(o, kern, i0, i1 - i0, kc, add, apanel + p0 * mPad + i0 * kc, bb, kc * nr, sA * nr, 0, sB - sA, false);
+          const float* bsrc = ib == 0 && fused ? o.b + p0 * o.n : nullptr;
+          macro_tile(o, kern, i0, i1 - i0, kc, add, apanel + p0 * mPad + i0 * kc, bb, kc * nr, sA * nr, 0, sFull - sA,
+                     false, bsrc);
+          if (sFull < sB)
+            macro_tile(o, kern, i0, i1 - i0, kc, add, apanel + p0 * mPad + i0 * kc, bb, kc * nr, sA * nr, sFull - sA,
+                       sB - sA, false, nullptr);
         }
       }
     }
