@@ -22,12 +22,13 @@ const SIZES: Size[] = [
 ];
 const SEQ = 256, PROMPT = 32, NEW = 64;
 
-/** Read bandwidth (GB/s): best of five passes of the backend's row-sum kernel over a 512 MiB array. */
+/** Read bandwidth (GB/s): best of at least three passes of the backend's row-sum kernel over a 512 MiB array. */
+let bandwidthArray: Float32Array | null = null;
 function streamingBandwidth(): number {
   const n = 128 << 20;
-  const x = new Float32Array(n).fill(1);
+  const x = (bandwidthArray ??= new Float32Array(n).fill(1));
   const rows = 256, out = new Float32Array(rows);
-  const t = bestTime(() => sumAxisForBench(x, out, rows, n / rows), 1, 5);
+  const t = bestTime(() => sumAxisForBench(x, out, rows, n / rows), 0.2, 3);
   return (n * 4) / t / 1e9;
 }
 
@@ -92,27 +93,37 @@ export async function main(flags: string[]): Promise<void> {
     if (only.has("generate")) {
       model.eval();
       const prompt = randint(0, vocab, [1, PROMPT], g);
-      let decode = Infinity;
-      const t = bestTime(() => {
-        const t0 = performance.now();
-        const prefill = greedy(model, prompt);
-        decode = Math.min(decode, (performance.now() - t0) / 1000 - prefill);
-      }, seconds, 2);
-      bandwidth = streamingBandwidth(); // right after, so both see the same machine load
+      greedy(model, prompt); // warm-up
       // Bytes a decode step must read: every weight once (the tied embedding as the LM head; one row of each
       // embedding table is negligible), i.e. all parameters except the position table.
       const wpe = Number(size.config.n_positions) * Number(size.config.n_embd);
-      const bound = (bandwidth * 1e9) / ((params - wpe) * 4);
-      // The bound is per decoded token, so it is compared with the decode steps alone (prefill excluded).
-      const decodeRate = NEW / decode;
-      row(`greedy ${PROMPT}+${NEW}, new tokens/s (prefill included)`, NEW / t, pt?.generate_tokens_per_s,
-        `decode alone ${fmt(decodeRate)} tok/s = ${fmt((100 * decodeRate) / bound, 0)}% of the bound ${fmt(bound)} tok/s`);
+      const bytesPerToken = (params - wpe) * 4;
+      // The machine's bandwidth moves with other tenants' load, so each timed run is paired with the bandwidth
+      // measured right before and right after it (the higher of the two, so the bound is never understated),
+      // and the share of the bound is taken per pair. The bound is per decoded token: decode steps alone.
+      const runs: { total: number; decodeRate: number; bound: number }[] = [];
+      const deadline = performance.now() + seconds * 1000;
+      while (runs.length < 3 || (performance.now() < deadline && runs.length < 20)) {
+        const before = streamingBandwidth();
+        const t0 = performance.now();
+        const prefill = greedy(model, prompt);
+        const total = (performance.now() - t0) / 1000;
+        const bw = Math.max(before, streamingBandwidth());
+        runs.push({ total, decodeRate: NEW / (total - prefill), bound: (bw * 1e9) / bytesPerToken });
+      }
+      bandwidth = Math.max(...runs.map((r) => (r.bound * bytesPerToken) / 1e9));
+      const shares = runs.map((r) => r.decodeRate / r.bound).sort((a, b) => a - b);
+      const best = runs.reduce((a, b) => (b.decodeRate > a.decodeRate ? b : a));
+      const median = shares[Math.floor(shares.length / 2)]!;
+      row(`greedy ${PROMPT}+${NEW}, new tokens/s (prefill included)`, NEW / Math.min(...runs.map((r) => r.total)), pt?.generate_tokens_per_s,
+        `decode alone ${fmt(best.decodeRate)} tok/s = ${fmt(100 * best.decodeRate / best.bound, 0)}% of the bound ${fmt(best.bound)} tok/s measured with it; ` +
+        `share of the bound over ${runs.length} paired runs: median ${fmt(100 * median, 0)}%, range ${fmt(100 * shares[0]!, 0)}-${fmt(100 * shares[shares.length - 1]!, 0)}%`);
     }
     lines.push(`<!-- ${size.name}: ${(params / 1e6).toFixed(1)}M parameters -->`);
   }
   const info = isNativeAvailable() ? nativeInfo() : null;
   console.log(`machine: ${cpuModel()}, ${os.cpus().length} cores (${cpuFlags().join(" ")}); ${new Date().toISOString()}`);
-  console.log(`lmforge backend: ${getBackend().name}${info ? ` (${info.isa}, ${info.threads} threads)` : ""}; streaming read bandwidth ${bandwidth ? fmt(bandwidth) + " GB/s" : "not measured"}`);
+  console.log(`lmforge backend: ${getBackend().name}${info ? ` (${info.isa}, ${info.threads} threads)` : ""}; streaming read bandwidth (highest measured) ${bandwidth ? fmt(bandwidth) + " GB/s" : "not measured"}`);
   console.log("");
   console.log("| model | measure | lmforge | PyTorch | lmforge / PyTorch | note |");
   console.log("|---|---|---|---|---|---|");

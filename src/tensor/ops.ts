@@ -312,10 +312,13 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (new Set(perm).size !== perm.length) throw new TensorError(`permute: repeated dim in [${dims.join(", ")}]`);
   if (perm.every((p, i) => p === i)) return x;
   const shape = perm.map((p) => x.shape[p]!);
-  const out = allocate(x.dtype, x.size);
-  getBackend().permute(x.data, out, x.shape, perm);
   const inverse = new Array<number>(perm.length);
   perm.forEach((p, i) => (inverse[p] = i));
+  // Moving only size-1 dims keeps the memory order (a decode step's [B, 1, H, D] -> [B, H, 1, D]): share the data.
+  const kept = perm.filter((p) => x.shape[p]! !== 1);
+  if (kept.every((p, i) => i === 0 || p > kept[i - 1]!)) return result(x.data, shape, x.dtype, [x], "permute", (g) => [permute(g, inverse)]);
+  const out = allocate(x.dtype, x.size);
+  getBackend().permute(x.data, out, x.shape, perm);
   return result(out, shape, x.dtype, [x], "permute", (g) => [permute(g, inverse)]);
 }
 
@@ -699,6 +702,13 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | n
 
 // ---- normalization ----
 
+const normScratchBuffers: Record<string, FloatArray[]> = {};
+function normScratch(dtype: DType, rows: number, which: 0 | 1): FloatArray {
+  const bufs = (normScratchBuffers[dtype] ??= []);
+  if ((bufs[which]?.length ?? 0) < rows) bufs[which] = allocate(dtype, Math.max(rows, 256)) as FloatArray;
+  return bufs[which]!.subarray(0, rows);
+}
+
 function normImpl(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number, rms: boolean, weightOffset: number): Tensor {
   const cols = x.shape[x.ndim - 1]!;
   const rows = x.size / cols;
@@ -707,11 +717,14 @@ function normImpl(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: nu
   }
   const dtype = x.dtype;
   const W = weight ? castTo(weight, dtype) : null, Bv = bias ? castTo(bias, dtype) : null;
+  const inputs = [x, ...(W ? [W] : []), ...(Bv ? [Bv] : [])];
   const out = allocate(dtype, x.size) as FloatArray;
-  const meanA = allocate(dtype, rows) as FloatArray, rstd = allocate(dtype, rows) as FloatArray;
+  // The row statistics are kept only for backward; without it they go to a reused scratch buffer.
+  const keep = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const meanA = keep ? (allocate(dtype, rows) as FloatArray) : normScratch(dtype, rows, 0);
+  const rstd = keep ? (allocate(dtype, rows) as FloatArray) : normScratch(dtype, rows, 1);
   const be = getBackend();
   be.norm(x.floatData, W?.floatData ?? null, Bv?.floatData ?? null, out, meanA, rstd, rows, cols, eps, rms, weightOffset);
-  const inputs = [x, ...(W ? [W] : []), ...(Bv ? [Bv] : [])];
   return result(out, x.shape, dtype, inputs, rms ? "rmsNorm" : "layerNorm", (g) => {
     const dx = allocate(dtype, x.size) as FloatArray;
     const dw = W?.requiresGrad ? (allocate(dtype, cols) as FloatArray) : null;
