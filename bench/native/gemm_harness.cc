@@ -3,6 +3,9 @@
 // double-precision triple loop.
 //   gemm_harness check                         odd shapes × transposes × accumulate, 1 and 2 threads
 //   gemm_harness time [threads] [reps] [shape...]   shape: MxKxN, optional suffix :ta :tb (e.g. 256x768x3072:tb)
+//   ONLY_NEW=1 / ONLY_BASE=1 in the environment time one side alone: alternating runs of two builds in one
+//   process slow both (each evicts the other's packed panels, and the idle pool's workers spin), so compare
+//   one-sided processes run back to back as well.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -87,10 +90,15 @@ int check() {
   return bad ? 1 : 0;
 }
 
+// FRESH_C=1: every run writes a newly allocated C (calloc, as a JS Float32Array is), page faults included.
 double seconds(GemmFn f, const Shape& s, const float* a, const float* b, float* c) {
+  static const bool fresh = std::getenv("FRESH_C") != nullptr;
   auto t0 = std::chrono::steady_clock::now();
-  run(f, s, a, b, c, false);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  float* out = fresh ? static_cast<float*>(std::calloc(s.m * s.n, sizeof(float))) : c;
+  run(f, s, a, b, out, false);
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (fresh) std::memcpy(c, out, sizeof(float) * s.m * s.n), std::free(out);
+  return dt;
 }
 
 int time(int threads, int reps, std::vector<Shape> shapes) {
@@ -102,17 +110,23 @@ int time(int threads, int reps, std::vector<Shape> shapes) {
     std::vector<float> a(s.m * s.k), b(s.k * s.n), c1(s.m * s.n), c2(s.m * s.n);
     for (auto& x : a) x = urand();
     for (auto& x : b) x = urand();
+    static const bool onlyNew = std::getenv("ONLY_NEW") != nullptr, onlyBase = std::getenv("ONLY_BASE") != nullptr;
     double bestBase = 1e9, bestNew = 1e9;
     for (int r = 0; r < reps; r++) {
-      bestBase = std::min(bestBase, seconds(lmf_base::gemm, s, a.data(), b.data(), c1.data()));
-      bestNew = std::min(bestNew, seconds(lmf::gemm, s, a.data(), b.data(), c2.data()));
+      if (!onlyNew) bestBase = std::min(bestBase, seconds(lmf_base::gemm, s, a.data(), b.data(), c1.data()));
+      if (!onlyBase) bestNew = std::min(bestNew, seconds(lmf::gemm, s, a.data(), b.data(), c2.data()));
     }
-    double diff = 0;
-    for (long i = 0; i < s.m * s.n; i++) diff = std::max(diff, (double)std::fabs(c1[i] - c2[i]));
     const double fl = 2.0 * s.m * s.n * s.k / 1e9;
-    std::printf("%5ldx%5ldx%5ld%s%s  base %6.1f  new %6.1f GFLOP/s (%4.1f%% -> %4.1f%% of peak)  new/base %.3f  maxdiff %.1e\n",
-                s.m, s.k, s.n, s.ta ? " ta" : "   ", s.tb ? " tb" : "   ", fl / bestBase, fl / bestNew,
-                100 * fl / bestBase / peak, 100 * fl / bestNew / peak, bestBase / bestNew, diff);
+    std::printf("%5ldx%5ldx%5ld%s%s  ", s.m, s.k, s.n, s.ta ? " ta" : "   ", s.tb ? " tb" : "   ");
+    if (onlyNew || onlyBase) {
+      const double best = onlyNew ? bestNew : bestBase;
+      std::printf("%s %6.1f GFLOP/s (%4.1f%% of peak)\n", onlyNew ? "new" : "base", fl / best, 100 * fl / best / peak);
+    } else {
+      double diff = 0;
+      for (long i = 0; i < s.m * s.n; i++) diff = std::max(diff, (double)std::fabs(c1[i] - c2[i]));
+      std::printf("base %6.1f  new %6.1f GFLOP/s (%4.1f%% -> %4.1f%% of peak)  new/base %.3f  maxdiff %.1e\n", fl / bestBase,
+                  fl / bestNew, 100 * fl / bestBase / peak, 100 * fl / bestNew / peak, bestBase / bestNew, diff);
+    }
     std::fflush(stdout);
   }
   return 0;
