@@ -33,6 +33,8 @@ constexpr long MAX_MR = 12, MAX_NR = 32;
 using Ukr = void (*)(long kc, const float* a, const float* b, float* c, long ldc, bool add);
 // Full tile that reads op(B) rows unpacked (stride ldb) and packs them into bdst as it goes.
 using UkrPackB = void (*)(long kc, const float* a, const float* b, long ldb, float* bdst, float* c, long ldc, bool add);
+// Full tile that also prefetches rows pf + i·ldpf (both halves of 32 floats) for i < kc/2 into L2.
+using UkrPf = void (*)(long kc, const float* a, const float* b, const float* pf, long ldpf, float* c, long ldc, bool add);
 
 // Portable micro-kernel (4×16): plain loops the compiler vectorizes for the baseline ISA.
 void ukr_generic(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b, float* LMF_RESTRICT c, long ldc, bool add) {
@@ -82,11 +84,12 @@ __attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* LMF_REST
 // last rows of C so edge tiles do no wasted arithmetic.
 // PACK: B is read unpacked, row p at b + p·ldb (row-major op(B)), and each row's 32 floats are also stored to
 // bdst, packing the sliver for the tiles that follow while this one computes (the loads overlap the FMAs
-// instead of a separate packing pass that waits on memory).
-template <int R, bool PACK>
+// instead of a separate packing pass that waits on memory). PF: each step also prefetches into L2 one half-row
+// of row-major B at pf (row p/2, stride ldb), the rows the next packing tile will read.
+template <int R, bool PACK, bool PF = false>
 __attribute__((target("avx512f,fma"), always_inline)) inline void ukr_avx512_body(
     long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b, long ldb, float* LMF_RESTRICT bdst,
-    float* LMF_RESTRICT c, long ldc, bool add) {
+    float* LMF_RESTRICT c, long ldc, bool add, const float* pf = nullptr) {
   __m512 acc[R][2];
   // The C tile is read only at the end: fetch it now (it is usually far away in L3) while the loop runs.
 #pragma GCC unroll 12
@@ -99,6 +102,7 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void ukr_avx512_bod
   for (long p = 0; p < kc; p++) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
     _mm_prefetch((const char*)(a + R * 8), _MM_HINT_T0);
+    if (PF) _mm_prefetch((const char*)(pf + (p >> 1) * ldb + (p & 1) * 16), _MM_HINT_T1);
     if (PACK) {
       _mm512_store_ps(bdst, b0);
       _mm512_store_ps(bdst + 16, b1);
@@ -130,6 +134,10 @@ __attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* LMF
                                                         float* LMF_RESTRICT c, long ldc, bool add) {
   ukr_avx512_body<R, false>(kc, a, b, 32, nullptr, c, ldc, add);
 }
+__attribute__((target("avx512f,fma"))) void ukr_avx512_pf(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
+                                                           const float* pf, long ldpf, float* LMF_RESTRICT c, long ldc, bool add) {
+  ukr_avx512_body<12, false, true>(kc, a, b, ldpf, nullptr, c, ldc, add, pf);
+}
 __attribute__((target("avx512f,fma"))) void ukr_avx512_packb(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
                                                               long ldb, float* LMF_RESTRICT bdst, float* LMF_RESTRICT c, long ldc, bool add) {
   ukr_avx512_body<12, true>(kc, a, b, ldb, bdst, c, ldc, add);
@@ -142,6 +150,7 @@ struct Kernel {
   Ukr ukr;
   const Ukr* edge;  // edge[h]: kernel for h < mr rows (A slivers packed h tall), or null: full kernel into a tile
   UkrPackB packB;   // or null
+  UkrPf prefetching;  // or null
 };
 
 #if LMF_X86
@@ -151,10 +160,10 @@ const Ukr kEdge512[12] = {nullptr, ukr_avx512<1>, ukr_avx512<2>, ukr_avx512<3>, 
 
 Kernel kernel_for(Isa isa) {
 #if LMF_X86
-  if (isa == Isa::avx512) return {Isa::avx512, 12, 32, ukr_avx512<12>, kEdge512, ukr_avx512_packb};
-  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, ukr_avx2, nullptr, nullptr};
+  if (isa == Isa::avx512) return {Isa::avx512, 12, 32, ukr_avx512<12>, kEdge512, ukr_avx512_packb, ukr_avx512_pf};
+  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, ukr_avx2, nullptr, nullptr, nullptr};
 #endif
-  return {Isa::generic, 4, 16, ukr_generic, nullptr, nullptr};
+  return {Isa::generic, 4, 16, ukr_generic, nullptr, nullptr, nullptr};
 }
 
 Isa detect() {
@@ -364,6 +373,9 @@ void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool
     float* cp = o.c + (i0 + r) * o.n + jb;
     if (bsrc && r == 0) {  // full tile; packs B sliver s from the row-major source as it goes
       kern.packB(kc, ap, bsrc + jb, o.n, bs, cp, o.n, add);
+    } else if (bsrc && w == nr && h == mr && (r == mr || r == 2 * mr) && jb + nr < j0 + sB * nr) {
+      // the next sliver's packing tile reads its rows from memory: fetch half of them into L2 here
+      kern.prefetching(kc, ap + r * kc, bs, bsrc + jb + nr + (r == mr ? 0 : kc / 2 * o.n), o.n, cp, o.n, add);
     } else if (w == nr && h == mr) {
       kern.ukr(kc, ap + r * kc, bs, cp, o.n, add);
     } else if (w == nr && kern.edge) {
