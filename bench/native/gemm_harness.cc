@@ -53,7 +53,7 @@ void run(GemmFn f, const Shape& s, const float* a, const float* b, float* c, boo
 }
 
 int check() {
-  const long sizes[] = {1, 2, 7, 12, 13, 31, 33, 65, 100, 144, 257, 300};
+  const long sizes[] = {1, 2, 7, 12, 13, 31, 32, 33, 64, 65, 100, 144, 256, 257, 300};
   int bad = 0, total = 0;
   for (int threads : {1, 2}) {
     lmf::pool_set_threads(threads);
