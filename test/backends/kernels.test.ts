@@ -44,8 +44,8 @@ describe.skipIf(!available)("native GEMM", () => {
   const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [7, 1, 65], [33, 65, 7], [65, 33, 257], [130, 257, 300], [257, 65, 513], [1, 300, 257], [300, 1, 129],
     // wide (column-split path, two K blocks) and deep (shared-B-panel path, three K blocks), ragged edges
     [40, 200, 900], [130, 70, 1100],
-    // one output row whose K has a 16-wide step and a masked tail (vector GEMV)
-    [1, 50, 90], [50, 1, 90]];
+    // one output row whose K has a 16-wide step and a masked tail (vector GEMV); K rows in passes of 16, 4 and 1
+    [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70]];
 
   for (const isa of isas) {
     it(`${isa}: every transpose, with and without accumulate, odd sizes`, () => {
