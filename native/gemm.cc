@@ -8,9 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "common.h"
 #include "pool.h"
@@ -180,19 +177,11 @@ Kernel& current() {
   return k;
 }
 
+// Plain 64-byte-aligned buffers. Not madvise(MADV_HUGEPAGE): with glibc serving large blocks from the heap
+// (addon.cc turns mmap off), the advice stays on heap ranges that later hold Node's array buffers, and a
+// GPT-2-124M training step ran at half speed (faulting and zeroing 2 MiB pages).
 float* aligned_floats(size_t n) {
   size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-#if defined(__linux__)
-  // Packed panels of a megabyte or more go on 2 MiB pages where the kernel allows it (THP in madvise mode):
-  // the micro-kernels stream them, and every 4 KiB page is another TLB walk (a nested one under a hypervisor).
-  constexpr size_t kHuge = 2u << 20;
-  if (bytes >= (1u << 20)) {
-    bytes = (bytes + kHuge - 1) / kHuge * kHuge;
-    void* p = std::aligned_alloc(kHuge, bytes);
-    if (p) madvise(p, bytes, MADV_HUGEPAGE);
-    return static_cast<float*>(p);
-  }
-#endif
   return static_cast<float*>(std::aligned_alloc(64, bytes < 64 ? 64 : bytes));
 }
 
