@@ -15,11 +15,7 @@ export interface LayerKV {
 }
 
 /** One layer's storage: grows by doubling so appending a token copies only that token. */
-interface Stored {
-  key: Tensor;
-  value: Tensor;
-  length: number;
-}
+type Stored = Required<LayerKV>;
 
 /**
  * Keys and values of past positions, per layer (transformers' DynamicCache). Encoder-decoder models also keep
@@ -40,7 +36,7 @@ export class KVCache {
 
   /** Cached keys/values per layer, [batch, kvHeads, seqLength, headDim] (copies of the filled positions). */
   get layers(): (LayerKV | undefined)[] {
-    return this.stored.map((s) => s && { key: F.narrow(s.key, 2, 0, s.length), value: F.narrow(s.value, 2, 0, s.length) });
+    return this.stored.map((s) => s && filled(s));
   }
 
   /** Appends new keys/values for a layer and returns what to attend over (see LayerKV's `length`). */
@@ -48,9 +44,8 @@ export class KVCache {
     const past = this.stored[layer];
     const recording = isGradEnabled() && (key.requiresGrad || value.requiresGrad || (past !== undefined && (past.key.requiresGrad || past.value.requiresGrad)));
     if (recording || (key.dtype !== "f32" && key.dtype !== "f64") || key.dtype !== value.dtype) {
-      const next = past
-        ? { key: F.concat([F.narrow(past.key, 2, 0, past.length), key], 2), value: F.concat([F.narrow(past.value, 2, 0, past.length), value], 2) }
-        : { key, value };
+      const kept = past && filled(past);
+      const next = kept ? { key: F.concat([kept.key, key], 2), value: F.concat([kept.value, value], 2) } : { key, value };
       this.stored[layer] = { ...next, length: next.key.shape[2]! };
       return next;
     }
@@ -58,14 +53,14 @@ export class KVCache {
     if (past && (past.key.shape[0] !== b || past.key.shape[1] !== h || past.key.shape[3] !== d || past.key.dtype !== key.dtype)) {
       throw new TensorError(`KVCache.update: layer ${layer} holds [${past.key.shape.join(", ")}] ${past.key.dtype}, got new keys [${key.shape.join(", ")}] ${key.dtype}`);
     }
-    const length = (past?.length ?? 0) + t;
+    const before = past?.length ?? 0, length = before + t;
     let store = past;
     if (!store || store.key.shape[2]! < length) {
-      const capacity = Math.max(length + 256, 2 * (store?.key.shape[2] ?? 0));
-      store = { key: grow(store?.key, store?.length ?? 0, capacity, key), value: grow(store?.value, store?.length ?? 0, capacity, value), length: store?.length ?? 0 };
+      const capacity = Math.max(length + 256, 2 * (past?.key.shape[2] ?? 0));
+      store = { key: grow(past?.key, before, capacity, key), value: grow(past?.value, before, capacity, value), length: before };
     }
-    write(store.key, store.length, key);
-    write(store.value, store.length, value);
+    write(store.key, before, key);
+    write(store.value, before, value);
     store.length = length;
     this.stored[layer] = store;
     return { key: store.key, value: store.value, length };
@@ -82,15 +77,15 @@ export class KVCache {
   /** Reorders the batch (beam search): row i of the result is row indices[i] of the cache. */
   reorder(indices: Tensor): void {
     if (indices.dtype !== "i32") throw new TensorError("KVCache.reorder: indices must be an i32 tensor");
-    for (let i = 0; i < this.stored.length; i++) {
-      const s = this.stored[i];
-      if (s) this.stored[i] = { key: F.indexSelect(s.key, 0, indices), value: F.indexSelect(s.value, 0, indices), length: s.length };
-    }
-    for (let i = 0; i < this.cross.length; i++) {
-      const c = this.cross[i];
-      if (c) this.cross[i] = { key: F.indexSelect(c.key, 0, indices), value: F.indexSelect(c.value, 0, indices) };
-    }
+    const pick = <T extends LayerKV>(kv: T | undefined): T | undefined => kv && { ...kv, key: F.indexSelect(kv.key, 0, indices), value: F.indexSelect(kv.value, 0, indices) };
+    for (let i = 0; i < this.stored.length; i++) this.stored[i] = pick(this.stored[i]);
+    for (let i = 0; i < this.cross.length; i++) this.cross[i] = pick(this.cross[i]);
   }
+}
+
+/** The filled positions of a layer's storage, [b, h, length, d] (copies). */
+function filled(s: Stored): LayerKV {
+  return { key: F.narrow(s.key, 2, 0, s.length), value: F.narrow(s.value, 2, 0, s.length) };
 }
 
 /** New storage [b, h, capacity, d] holding the first `length` positions of `old` (like `like`'s dtype). */

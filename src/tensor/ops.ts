@@ -646,9 +646,10 @@ function biasedMatmul(x: Tensor, weight: Tensor, bias: Tensor | null, transposed
   const out = allocate(dtype, rows * outF) as FloatArray;
   const be = getBackend();
   // One row (decoding): start from the bias and accumulate the product into it.
-  if (Bv && rows === 1) out.set(Bv.floatData);
-  be.gemm(X.floatData, W.floatData, out, rows, outF, inF, false, transposed, Bv !== null && rows === 1, [0], [0], [0]);
-  if (Bv && rows !== 1) be.binary("add", out, [outF, 1], Bv.floatData, [0, 1], out, [rows, outF]);
+  const seeded = Bv !== null && rows === 1;
+  if (seeded) out.set(Bv.floatData);
+  be.gemm(X.floatData, W.floatData, out, rows, outF, inF, false, transposed, seeded, [0], [0], [0]);
+  if (Bv && !seeded) be.binary("add", out, [outF, 1], Bv.floatData, [0, 1], out, [rows, outF]);
   const inputs = Bv ? [X, W, Bv] : [X, W];
   return result(out, [...X.shape.slice(0, -1), outF], dtype, inputs, name, (g) => {
     const gd = g.floatData;
