@@ -14,7 +14,7 @@ import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
-import { PreTrainedModel, TiedLinear, causalLMInputs, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { PreTrainedModel, TiedLinear, causalLMInputs, lmHead, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
 import { getDefaultGenerator } from "../utils/rng.js";
 
@@ -177,10 +177,7 @@ export class GPT2LMHeadModel extends PreTrainedModel<GPT2Config> {
   constructor(config: GPT2Config) {
     super(config);
     this.transformer = new GPT2Model(config);
-    // GPT-2 checkpoints tie the head to the token embeddings unless tie_word_embeddings is false.
-    this.lm_head = config.tieWordEmbeddings
-      ? new TiedLinear(this.transformer.wte.weight)
-      : new Linear(config.nEmbd, config.vocabSize, { bias: false });
+    this.lm_head = lmHead(config.tieWordEmbeddings, this.transformer.wte.weight, config.nEmbd, config.vocabSize);
   }
 
   override get baseModelPrefix(): string {

@@ -19,7 +19,7 @@ import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
-import { PreTrainedModel, TiedLinear, causalLMInputs, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { PreTrainedModel, TiedLinear, causalLMInputs, lmHead, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
 import { LAYER_TYPES, RotaryEmbedding, applyRotary, readRopeParameters, type LayerType, type RopeParameters } from "./rope.js";
 
@@ -286,9 +286,8 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
   constructor(config: LlamaConfig) {
     super(config);
     this.model = new LlamaModel(config);
-    this.lm_head = config.tieWordEmbeddings
-      ? new TiedLinear(this.model.embed_tokens.weight)
-      : new Linear(config.hiddenSize, config.vocabSize, { bias: false });  }
+    this.lm_head = lmHead(config.tieWordEmbeddings, this.model.embed_tokens.weight, config.hiddenSize, config.vocabSize);
+  }
 
   override get baseModelPrefix(): string {
     return "model";

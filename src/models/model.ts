@@ -1,4 +1,5 @@
 import { TensorError } from "../errors.js";
+import { Linear } from "../nn/layers.js";
 import { Module, Parameter } from "../nn/module.js";
 import { Tensor, tensor } from "../tensor/tensor.js";
 import * as F from "../tensor/ops.js";
@@ -118,6 +119,14 @@ export class TiedLinear extends Module {
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight);
   }
+}
+
+/**
+ * A causal LM's head: the token embeddings themselves when the checkpoint ties them (tie_word_embeddings, the
+ * default for GPT-2 and most small LLaMA-family models), else its own bias-free [vocab, hidden] Linear.
+ */
+export function lmHead(tie: boolean, embeddings: Parameter, hiddenSize: number, vocabSize: number): TiedLinear | Linear {
+  return tie ? new TiedLinear(embeddings) : new Linear(hiddenSize, vocabSize, { bias: false });
 }
 
 /** Causal LM loss as transformers computes it: predict token t+1 from position t; -100 ignored. */
