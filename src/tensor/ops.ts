@@ -567,9 +567,18 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
 
 // ---- matmul ----
 
+export interface MatmulOptions {
+  /**
+   * Writes the product into this tensor (torch.matmul's `out=`) instead of allocating one; it must have the
+   * result's shape and dtype, and, as in PyTorch, an op writing into `out` is not recorded for autograd.
+   */
+  out?: Tensor;
+}
+
 /** torch.matmul: 1-D, 2-D and batched (batch dims broadcast). */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   if (a.ndim === 0 || b.ndim === 0) throw new TensorError("matmul: both arguments need at least 1 dimension");
+  if (options.out) return matmulInto(a, b, options.out);
   if (a.ndim === 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.ndim === 1) return squeeze(matmul(a, unsqueeze(b, -1)), -1);
   const dtype = promote(a.dtype, b.dtype);
@@ -600,6 +609,30 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     }
     return [ga, gb];
   });
+}
+
+function matmulInto(a: Tensor, b: Tensor, out: Tensor): Tensor {
+  if (isGradEnabled() && (a.requiresGrad || b.requiresGrad)) {
+    throw new TensorError("matmul: `out` does not support autograd (an input requires grad); call it inside noGrad() or drop `out`");
+  }
+  // The product is computed as usual; only 2-D inputs (the case that matters for speed) skip the temporary.
+  if (a.ndim !== 2 || b.ndim !== 2 || a.dtype !== b.dtype || !isFloat(a.dtype)) {
+    const r = matmul(a, b);
+    checkOut(r.shape, r.dtype, out);
+    (out.data as FloatArray).set(r.floatData);
+    return out;
+  }
+  const [m, k] = a.shape as [number, number], n = b.shape[1]!;
+  if (b.shape[0] !== k) throw new TensorError(`matmul: shapes [${a.shape.join(", ")}] and [${b.shape.join(", ")}] do not align (${k} vs ${b.shape[0]})`);
+  checkOut([m, n], a.dtype, out);
+  getBackend().gemm(a.floatData, b.floatData, out.floatData, m, n, k, false, false, false, [0], [0], [0]);
+  return out;
+}
+
+function checkOut(shape: Shape, dtype: DType, out: Tensor): void {
+  if (!shapesEqual(out.shape, shape) || out.dtype !== dtype) {
+    throw new TensorError(`matmul: out is [${out.shape.join(", ")}] ${out.dtype}, the result is [${shape.join(", ")}] ${dtype}`);
+  }
 }
 
 /** Offsets of each broadcast batch's matrix inside a tensor whose batch shape is `own`. */

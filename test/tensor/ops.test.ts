@@ -81,6 +81,20 @@ describe("forward values", () => {
     expect((batched.toArray() as number[][][])[1]![0]).toEqual([54, 60, 66]);
     expect(() => a.matmul(a)).toThrow(/do not align/);
   });
+  it("matmul writes into out (torch.matmul out=)", () => {
+    const a = tensor([[1, 2], [3, 4], [5, 6]]);
+    const b = tensor([[7, 8, 9], [10, 11, 12]]);
+    const out = T.full([3, 3], -1);
+    expect(T.matmul(a, b, { out })).toBe(out);
+    expect(out.toArray()).toEqual([[27, 30, 33], [61, 68, 75], [95, 106, 117]]);
+    const bout = T.zeros([2, 3, 3]);
+    T.matmul(T.stack([a, a.mul(2)]), b, { out: bout });
+    expect((bout.toArray() as number[][][])[1]![0]).toEqual([54, 60, 66]);
+    expect(() => T.matmul(a, b, { out: T.zeros([3, 2]) })).toThrow(/out is \[3, 2\] f32, the result is \[3, 3\]/);
+    const w = tensor([[1, 0], [0, 1]], { requiresGrad: true });
+    expect(() => T.matmul(a, w, { out: T.zeros([3, 2]) })).toThrow(/does not support autograd/);
+    noGrad(() => T.matmul(a, w, { out: T.zeros([3, 2]) }));
+  });
   it("reductions", () => {
     const a = tensor([[1, 5, 3], [4, 2, 6]]);
     expect(a.sum().item()).toBe(21);
