@@ -519,8 +519,8 @@ LMF_CLONES void gemv_rows(const float* LMF_RESTRICT w, const float* LMF_RESTRICT
 __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
                                                               float* LMF_RESTRICT y, long rows, long k, bool acc) {
   constexpr int R = 8;
-  const long k32 = k / 32 * 32;
   const __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
+  const long k32 = k / 32 * 32;
   for (long j = 0; j < rows; j += R) {
     const int h = (int)std::min((long)R, rows - j);
     __m512 s[R][2];
@@ -555,29 +555,39 @@ __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RE
   }
 }
 
-// AVX-512 form of gemv_cols: R rows of W per pass over y (R streams in flight; y stays in L1). Measured on
-// Zen 5 with both cores: four rows a pass streamed at 41-43 GB/s, sixteen at 53-55.
-template <int R>
+// AVX-512 form of gemv_cols: R rows of W per pass over y[j0:j1) (R streams in flight; y stays in L1), each row
+// read in Q segments `seg` columns apart. Measured on Zen 5 with both cores: four rows a pass streamed at
+// 41-43 GB/s, sixteen at 53-55 — unless the row stride is a multiple of 4 KiB (GPT-2's 768 → 3072, W
+// [768, 3072]): then all sixteen streams fall in the same L1 sets and the pass ran at 40-45 GB/s; eight rows,
+// each read in two segments half a row apart (2 KiB less when that is a 4 KiB multiple too), run at 60-64.
+template <int R, int Q = 1>
 __attribute__((target("avx512f,fma"))) void gemv_cols_pass(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
-                                                           float* LMF_RESTRICT y, long p, long n) {
-  const long n16 = n / 16 * 16;
-  const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
+                                                           float* LMF_RESTRICT y, long p, long n, long j0, long j1, long seg = 0) {
   __m512 xs[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; r++) xs[r] = _mm512_set1_ps(x[p + r]);
   const float* base = w + p * n;
-  long j = 0;
-  for (; j < n16; j += 16) {
-    __m512 a = _mm512_loadu_ps(y + j);
+  long j = j0;
+  for (; j + 16 <= j1; j += 16) {
+    __m512 a[Q];
+#pragma GCC unroll 2
+    for (int q = 0; q < Q; q++) a[q] = _mm512_loadu_ps(y + q * seg + j);
 #pragma GCC unroll 16
-    for (int r = 0; r < R; r++) a = _mm512_fmadd_ps(xs[r], _mm512_loadu_ps(base + r * n + j), a);
-    _mm512_storeu_ps(y + j, a);
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+      for (int q = 0; q < Q; q++) a[q] = _mm512_fmadd_ps(xs[r], _mm512_loadu_ps(base + r * n + q * seg + j), a[q]);
+#pragma GCC unroll 2
+    for (int q = 0; q < Q; q++) _mm512_storeu_ps(y + q * seg + j, a[q]);
   }
-  if (j < n) {
-    __m512 a = _mm512_maskz_loadu_ps(tail, y + j);
+  if (j < j1) {
+    const __mmask16 tail = (__mmask16)((1u << (j1 - j)) - 1);
+#pragma GCC unroll 2
+    for (int q = 0; q < Q; q++) {
+      __m512 a = _mm512_maskz_loadu_ps(tail, y + q * seg + j);
 #pragma GCC unroll 16
-    for (int r = 0; r < R; r++) a = _mm512_fmadd_ps(xs[r], _mm512_maskz_loadu_ps(tail, base + r * n + j), a);
-    _mm512_mask_storeu_ps(y + j, tail, a);
+      for (int r = 0; r < R; r++) a = _mm512_fmadd_ps(xs[r], _mm512_maskz_loadu_ps(tail, base + r * n + q * seg + j), a);
+      _mm512_mask_storeu_ps(y + q * seg + j, tail, a);
+    }
   }
 }
 
@@ -585,9 +595,17 @@ __attribute__((target("avx512f,fma"))) void gemv_cols_avx512(const float* LMF_RE
                                                               float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
   if (!acc) std::memset(y, 0, sizeof(float) * n);
   long p = p0;
-  for (; p + 16 <= p1; p += 16) gemv_cols_pass<16>(w, x, y, p, n);
-  for (; p + 4 <= p1; p += 4) gemv_cols_pass<4>(w, x, y, p, n);
-  for (; p < p1; p++) gemv_cols_pass<1>(w, x, y, p, n);
+  if ((n * 4) % 4096 == 0 && n >= 2048) {
+    long seg = n / 32 * 16;
+    if ((seg * 4) % 4096 == 0) seg -= 512;
+    for (; p + 8 <= p1; p += 8) {
+      gemv_cols_pass<8, 2>(w, x, y, p, n, 0, seg, seg);
+      gemv_cols_pass<8>(w, x, y, p, n, 2 * seg, n);
+    }
+  }
+  for (; p + 16 <= p1; p += 16) gemv_cols_pass<16>(w, x, y, p, n, 0, n);
+  for (; p + 4 <= p1; p += 4) gemv_cols_pass<4>(w, x, y, p, n, 0, n);
+  for (; p < p1; p++) gemv_cols_pass<1>(w, x, y, p, n, 0, n);
 }
 #endif
 

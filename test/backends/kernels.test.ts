@@ -45,7 +45,10 @@ describe.skipIf(!available)("native GEMM", () => {
     // wide (column-split path, two K blocks) and deep (shared-B-panel path, three K blocks), ragged edges
     [40, 200, 900], [130, 70, 1100],
     // one output row whose K has a 16-wide step and a masked tail (vector GEMV); K rows in passes of 16, 4 and 1
-    [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70]];
+    [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70],
+    // one row of W [K, N] with a 4 KiB row stride: rows read in two segments (a shifted one when N / 2 is itself
+    // a 4 KiB multiple), eight rows a pass, in one and in several K chunks
+    [1, 3072, 13], [1, 2048, 21], [1, 2048, 300]];
 
   for (const isa of isas) {
     it(`${isa}: every transpose, with and without accumulate, odd sizes`, () => {
