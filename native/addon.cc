@@ -24,8 +24,8 @@ struct ArgError {
 
 struct Args {
   napi_env env;
-  napi_value argv[20];
-  size_t argc = 20;
+  napi_value argv[32];
+  size_t argc = 32;
   Args(napi_env e, napi_callback_info info) : env(e) { napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr); }
 
   napi_value at(size_t i) const {
@@ -373,6 +373,45 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   });
 }
 
+// Arguments: the twelve weights (ln_1 weight, bias, qkv weight, bias, proj weight, bias, ln_2 weight, bias, fc
+// weight, bias, fc2 weight, bias), x, key cache, value cache, mask, mask strides, B, T, cap, past, embed, heads,
+// inner, eps, scale, activation.
+napi_value PreNormBlockStep(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    const float* w[12];
+    size_t len[12];
+    for (int i = 0; i < 12; i++) w[i] = a.f32(i, &len[i]);
+    size_t nx, nk, nv, nmask = 0, nms = 0;
+    float* x = a.f32(12, &nx);
+    float* kc = a.f32(13, &nk);
+    float* vc = a.f32(14, &nv);
+    const float* mask = a.isNull(15) ? nullptr : a.f32(15, &nmask);
+    const double* msd = a.isNull(16) ? nullptr : a.f64(16, &nms);
+    const long B = a.integer(17), T = a.integer(18), cap = a.integer(19), past = a.integer(20);
+    PreNormBlock p{w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10], w[11],
+                   a.integer(21), a.integer(22), a.integer(23), (float)a.num(24), (float)a.num(25), (int)a.integer(26)};
+    const long E = p.embed, F = p.inner;
+    need(E > 0 && p.heads > 0 && E % p.heads == 0 && F > 0, "preNormBlock: embed must be a positive multiple of heads, inner positive");
+    need(p.activation >= 0 && p.activation < U_COUNT, "preNormBlock: unknown activation");
+    const size_t want[12] = {(size_t)E, (size_t)E, (size_t)(E * 3 * E), (size_t)(3 * E), (size_t)(E * E), (size_t)E,
+                             (size_t)E, (size_t)E, (size_t)(E * F), (size_t)F, (size_t)(F * E), (size_t)E};
+    for (int i = 0; i < 12; i++) need(len[i] == want[i], "preNormBlock: weight " + std::to_string(i) + " has " + std::to_string(len[i]) + " values, expected " + std::to_string(want[i]));
+    need(B > 0 && T > 0 && past >= 0 && past + T <= cap, "preNormBlock: need past + T <= cap");
+    need((double)B * T * E == (double)nx, "preNormBlock: x must hold B·T·embed values");
+    need((double)B * cap * E == (double)nk && nv == nk, "preNormBlock: caches must hold B·heads·cap·headDim values");
+    long ms[4] = {0, 0, 0, 0};
+    if (mask) {
+      need(msd && nms == 4, "preNormBlock: mask strides must have 4 entries");
+      double reach = 0;
+      const long dims[4] = {B, p.heads, T, past + T};
+      for (int i = 0; i < 4; i++) ms[i] = (long)msd[i], reach += (double)ms[i] * (dims[i] - 1);
+      need(reach < (double)nmask, "preNormBlock: mask strides reach past the mask");
+    }
+    prenorm_block(p, x, kc, vc, B, T, cap, past, mask, mask ? ms : nullptr);
+    return undefinedValue(env);
+  });
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& a) {
     long n = a.integer(0);
@@ -439,7 +478,7 @@ napi_value Init(napi_env env, napi_value exports) {
   } fns[] = {{"gemm", Gemm}, {"unary", Unary}, {"unaryBackward", UnaryBackward}, {"powScalar", PowScalar}, {"affine", Affine},
              {"binary", Binary}, {"sumAxis", SumAxis}, {"maxAxis", MaxAxis}, {"softmax", Softmax}, {"softmaxBackward", SoftmaxBackward},
              {"norm", Norm}, {"normBackward", NormBackward}, {"permute", Permute}, {"embedding", Embedding}, {"adamw", AdamW},
-             {"attention", Attention}, {"setNumThreads", SetThreads}, {"info", Info}, {"setIsa", SetIsa}, {"measurePeak", MeasurePeak}};
+             {"attention", Attention}, {"preNormBlock", PreNormBlockStep}, {"setNumThreads", SetThreads}, {"info", Info}, {"setIsa", SetIsa}, {"measurePeak", MeasurePeak}};
   for (const Fn& f : fns) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);

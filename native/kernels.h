@@ -32,4 +32,24 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
 void attention(const float* q, const float* k, const float* v, const float* mask, const long* maskStrides, float* out,
                long B, long H, long Hkv, long T, long S, long cap, long D, float scale, float softcap);
 
+
+/**
+ * A pre-norm transformer block in GPT-2's shape, for inference: x += proj(attention(ln_1(x))) with one fused
+ * q/k/v projection, then x += fc2(act(fc(ln_2(x)))). Linear weights are stored [in, out] with biases; `heads`
+ * heads of embed / heads, no key/value head sharing.
+ */
+struct PreNormBlock {
+  const float *ln1Weight, *ln1Bias, *qkvWeight, *qkvBias, *projWeight, *projBias;
+  const float *ln2Weight, *ln2Bias, *fcWeight, *fcBias, *fc2Weight, *fc2Bias;
+  long embed, heads, inner;
+  float eps, scale;
+  int activation;  // a Unary op
+};
+/**
+ * Runs the block over x [B·T, embed] in place; the new keys/values are written at positions past..past+T-1 of
+ * the caches [B, heads, cap, embed / heads], and attention reads positions 0..past+T-1 (mask as in attention).
+ */
+void prenorm_block(const PreNormBlock& p, float* x, float* kCache, float* vCache, long B, long T, long cap, long past,
+                   const float* mask, const long* maskStrides);
+
 }  // namespace lmf

@@ -58,4 +58,23 @@ export interface Backend {
   attention?(q: FloatArray, k: FloatArray, v: FloatArray, mask: FloatArray | null, maskStrides: readonly number[] | null, out: FloatArray,
     batch: number, heads: number, kvHeads: number, queryLength: number, keyLength: number, headDim: number, scale: number, softcap: number,
     kvCapacity?: number): void;
+  /**
+   * Optional whole pre-norm transformer block in GPT-2's shape, for inference (no gradient), in place on x
+   * [batch · queryLength, embed]: x += proj(attention(ln_1(x))), then x += fc2(act(fc(ln_2(x)))). The block's
+   * new keys/values go to the caches [batch, heads, capacity, headDim] at positions past.., and attention reads
+   * positions 0..past + queryLength - 1 through the additive mask (strides over [B, H, T, S] as in `attention`).
+   */
+  preNormBlock?(weights: PreNormBlockWeights, x: FloatArray, keyCache: FloatArray, valueCache: FloatArray, mask: FloatArray | null,
+    maskStrides: readonly number[] | null, shape: PreNormBlockShape): void;
+}
+
+/** A GPT-2-shaped block's parameters; linear weights are stored [in, out] (GPT-2's Conv1D). */
+export interface PreNormBlockWeights {
+  ln1Weight: FloatArray; ln1Bias: FloatArray; qkvWeight: FloatArray; qkvBias: FloatArray; projWeight: FloatArray; projBias: FloatArray;
+  ln2Weight: FloatArray; ln2Bias: FloatArray; fcWeight: FloatArray; fcBias: FloatArray; fc2Weight: FloatArray; fc2Bias: FloatArray;
+}
+
+export interface PreNormBlockShape {
+  batch: number; queryLength: number; past: number; capacity: number;
+  embed: number; heads: number; inner: number; eps: number; scale: number; activation: UnaryOp;
 }

@@ -50,20 +50,31 @@ export class KVCache {
       return next;
     }
     const [b, h, t, d] = key.shape as [number, number, number, number];
-    if (past && (past.key.shape[0] !== b || past.key.shape[1] !== h || past.key.shape[3] !== d || past.key.dtype !== key.dtype)) {
-      throw new TensorError(`KVCache.update: layer ${layer} holds [${past.key.shape.join(", ")}] ${past.key.dtype}, got new keys [${key.shape.join(", ")}] ${key.dtype}`);
+    const slot = this.reserve(layer, [b, h, t, d], key.dtype);
+    write(slot.key, slot.start, key);
+    write(slot.value, slot.start, value);
+    return { key: slot.key, value: slot.value, length: slot.start + t };
+  }
+
+  /**
+   * Makes room for `t` new positions of a layer ([b, h, t, d] = `shape`) and counts them as filled; the caller
+   * writes them into the returned storage, [b, h, capacity, d], at positions start..start + t - 1.
+   */
+  reserve(layer: number, shape: readonly [number, number, number, number], dtype: Tensor["dtype"]): { key: Tensor; value: Tensor; start: number } {
+    const [b, h, t, d] = shape;
+    const past = this.stored[layer];
+    if (past && (past.key.shape[0] !== b || past.key.shape[1] !== h || past.key.shape[3] !== d || past.key.dtype !== dtype)) {
+      throw new TensorError(`KVCache: layer ${layer} holds [${past.key.shape.join(", ")}] ${past.key.dtype}, got new keys [${shape.join(", ")}] ${dtype}`);
     }
     const before = past?.length ?? 0, length = before + t;
     let store = past;
     if (!store || store.key.shape[2]! < length) {
       const capacity = Math.max(length + 256, 2 * (past?.key.shape[2] ?? 0));
-      store = { key: grow(past?.key, before, capacity, key), value: grow(past?.value, before, capacity, value), length: before };
+      store = { key: grow(past?.key, before, capacity, shape, dtype), value: grow(past?.value, before, capacity, shape, dtype), length: before };
     }
-    write(store.key, before, key);
-    write(store.value, before, value);
     store.length = length;
     this.stored[layer] = store;
-    return { key: store.key, value: store.value, length };
+    return { key: store.key, value: store.value, start: before };
   }
 
   getCross(layer: number): LayerKV | undefined {
@@ -88,15 +99,15 @@ function filled(s: Stored): LayerKV {
   return { key: F.narrow(s.key, 2, 0, s.length), value: F.narrow(s.value, 2, 0, s.length) };
 }
 
-/** New storage [b, h, capacity, d] holding the first `length` positions of `old` (like `like`'s dtype). */
-function grow(old: Tensor | undefined, length: number, capacity: number, like: Tensor): Tensor {
-  const [b, h, , d] = like.shape as [number, number, number, number];
-  const data = allocate(like.dtype, b * h * capacity * d) as FloatArray;
+/** New storage [b, h, capacity, d] (b, h, d from `shape`) holding the first `length` positions of `old`. */
+function grow(old: Tensor | undefined, length: number, capacity: number, shape: readonly number[], dtype: Tensor["dtype"]): Tensor {
+  const [b, h, , d] = shape as [number, number, number, number];
+  const data = allocate(dtype, b * h * capacity * d) as FloatArray;
   if (old) {
     const src = old.data as FloatArray, oldCap = old.shape[2]!;
     for (let r = 0; r < b * h; r++) data.set(src.subarray(r * oldCap * d, (r * oldCap + length) * d), r * capacity * d);
   }
-  return new Tensor(data, [b, h, capacity, d], like.dtype);
+  return new Tensor(data, [b, h, capacity, d], dtype);
 }
 
 /** Writes `x` [b, h, t, d] into storage positions [at, at + t). */

@@ -5,10 +5,13 @@
  */
 import { Module, ModuleList, Parameter } from "../nn/module.js";
 import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
-import { getActivation, type Activation } from "../nn/activations.js";
+import { activationOp, getActivation, type Activation } from "../nn/activations.js";
 import { scaledDotProductAttention } from "../nn/attention.js";
 import * as init from "../nn/init.js";
-import { Tensor, arange, zeros } from "../tensor/tensor.js";
+import { Tensor, arange, isGradEnabled, zeros } from "../tensor/tensor.js";
+import { broadcastShapes, broadcastStrides, shapesEqual } from "../tensor/shape.js";
+import { TensorError } from "../errors.js";
+import { getBackend } from "../backends/index.js";
 import * as F from "../tensor/ops.js";
 import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
@@ -75,10 +78,10 @@ class GPT2Attention extends Module {
   c_proj: Conv1D;
   attn_dropout: Dropout;
   resid_dropout: Dropout;
-  private readonly _headDim: number;
-  private readonly _scale: number;
+  readonly _headDim: number;
+  readonly _scale: number;
 
-  constructor(private readonly _config: GPT2Config, private readonly _layerIdx: number) {
+  constructor(private readonly _config: GPT2Config, readonly layerIdx: number) {
     super();
     const e = _config.nEmbd;
     this.c_attn = new Conv1D(3 * e, e);
@@ -87,7 +90,7 @@ class GPT2Attention extends Module {
     this.resid_dropout = new Dropout(_config.residPdrop);
     this._headDim = e / _config.nHead;
     let scale = _config.scaleAttnWeights ? 1 / Math.sqrt(this._headDim) : 1;
-    if (_config.scaleAttnByInverseLayerIdx) scale /= _layerIdx + 1;
+    if (_config.scaleAttnByInverseLayerIdx) scale /= layerIdx + 1;
     this._scale = scale;
   }
 
@@ -95,7 +98,7 @@ class GPT2Attention extends Module {
     const [b, t] = x.shape as [number, number, number];
     const heads = (y: Tensor): Tensor => F.transpose(F.reshape(y, [b, t, this._config.nHead, this._headDim]), 1, 2);
     const [q, k0, v0] = F.split(this.c_attn.forward(x), this._config.nEmbd, 2) as [Tensor, Tensor, Tensor];
-    const kv = cache ? cache.update(this._layerIdx, heads(k0), heads(v0)) : { key: heads(k0), value: heads(v0) };
+    const kv = cache ? cache.update(this.layerIdx, heads(k0), heads(v0)) : { key: heads(k0), value: heads(v0) };
     const y = scaledDotProductAttention(heads(q), kv.key, kv.value, {
       mask, scale: this._scale, dropout: this._config.attnPdrop, training: this.training, kvLength: kv.length,
     });
@@ -129,17 +132,49 @@ class GPT2Block extends Module {
   ln_2: LayerNorm;
   mlp: GPT2MLP;
 
-  constructor(config: GPT2Config, layerIdx: number) {
+  constructor(private readonly _config: GPT2Config, layerIdx: number) {
     super();
-    this.ln_1 = new LayerNorm(config.nEmbd, config.layerNormEpsilon);
-    this.attn = new GPT2Attention(config, layerIdx);
-    this.ln_2 = new LayerNorm(config.nEmbd, config.layerNormEpsilon);
-    this.mlp = new GPT2MLP(config);
+    this.ln_1 = new LayerNorm(_config.nEmbd, _config.layerNormEpsilon);
+    this.attn = new GPT2Attention(_config, layerIdx);
+    this.ln_2 = new LayerNorm(_config.nEmbd, _config.layerNormEpsilon);
+    this.mlp = new GPT2MLP(_config);
   }
 
   forward(x: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
+    const fused = cache ? this.fusedInference(x, mask, cache) : null;
+    if (fused) return fused;
     const h = F.add(x, this.attn.forward(this.ln_1.forward(x), mask, cache));
     return F.add(h, this.mlp.forward(this.ln_2.forward(h)));
+  }
+
+  /**
+   * The same block as one backend call, when the backend has one and nothing needs recording (generation: eval
+   * mode, f32, no gradient). A decode step then makes one call per layer instead of ~25 ops, and the weight
+   * products run back to back. Null when it does not apply.
+   */
+  private fusedInference(x: Tensor, mask: Tensor, cache: KVCache): Tensor | null {
+    const be = getBackend();
+    const { attn, mlp, ln_1, ln_2 } = this;
+    const params = [ln_1.weight, ln_1.bias, attn.c_attn.weight, attn.c_attn.bias, attn.c_proj.weight, attn.c_proj.bias,
+      ln_2.weight, ln_2.bias, mlp.c_fc.weight, mlp.c_fc.bias, mlp.c_proj.weight, mlp.c_proj.bias];
+    if (!be.preNormBlock || this.training || x.dtype !== "f32" || mask.dtype !== "f32" || params.some((p) => !p || p.dtype !== "f32")) return null;
+    if (isGradEnabled() && (x.requiresGrad || params.some((p) => p!.requiresGrad))) return null;
+    const [ln1Weight, ln1Bias, qkvWeight, qkvBias, projWeight, projBias, ln2Weight, ln2Bias, fcWeight, fcBias, fc2Weight, fc2Bias] = params.map((p) => p!.floatData);
+    const [b, t, embed] = x.shape as [number, number, number];
+    const heads = this._config.nHead;
+    const slot = cache.reserve(attn.layerIdx, [b, heads, t, attn._headDim], "f32");
+    const scores = [b, heads, t, slot.start + t];
+    if (!shapesEqual(broadcastShapes(mask.shape, scores, "attention mask"), scores)) {
+      throw new TensorError(`attention: mask [${mask.shape.join(", ")}] does not broadcast to scores [${scores.join(", ")}]`);
+    }
+    const out = Float32Array.from(x.floatData);
+    be.preNormBlock(
+      { ln1Weight: ln1Weight!, ln1Bias: ln1Bias!, qkvWeight: qkvWeight!, qkvBias: qkvBias!, projWeight: projWeight!, projBias: projBias!,
+        ln2Weight: ln2Weight!, ln2Bias: ln2Bias!, fcWeight: fcWeight!, fcBias: fcBias!, fc2Weight: fc2Weight!, fc2Bias: fc2Bias! },
+      out, slot.key.floatData, slot.value.floatData, mask.floatData, broadcastStrides(mask.shape, scores),
+      { batch: b, queryLength: t, past: slot.start, capacity: slot.key.shape[2]!, embed, heads, inner: this._config.nInner,
+        eps: this._config.layerNormEpsilon, scale: attn._scale, activation: activationOp(this._config.activationFunction) });
+    return new Tensor(out, x.shape, "f32");
   }
 }
 

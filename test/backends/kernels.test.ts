@@ -305,3 +305,23 @@ describe.skipIf(!available)("native thread pool", () => {
     expect(() => setNumThreads(0)).toThrow(/positive integer/);
   });
 });
+
+describe.skipIf(!available)("native preNormBlock argument checks", () => {
+  const [E, H, F, T, cap] = [8, 2, 16, 1, 4];
+  const weights = () => ({
+    ln1Weight: randArray(E), ln1Bias: randArray(E), qkvWeight: randArray(E * 3 * E), qkvBias: randArray(3 * E), projWeight: randArray(E * E),
+    projBias: randArray(E), ln2Weight: randArray(E), ln2Bias: randArray(E), fcWeight: randArray(E * F), fcBias: randArray(F),
+    fc2Weight: randArray(F * E), fc2Bias: randArray(E),
+  });
+  const shape = { batch: 1, queryLength: T, past: 0, capacity: cap, embed: E, heads: H, inner: F, eps: 1e-5, scale: 0.5, activation: "gelu_tanh" as const };
+  const run = (w = weights(), s = shape, kc = new Float32Array(cap * E)) =>
+    nativeBackend().preNormBlock!(w, randArray(T * E), kc, new Float32Array(cap * E), null, null, s);
+
+  it("names the array or size that does not match", () => {
+    expect(() => run()).not.toThrow();
+    expect(() => run({ ...weights(), qkvWeight: randArray(E * E) })).toThrow(/preNormBlock: weight 2 has 64 values, expected 192/);
+    expect(() => run(weights(), { ...shape, past: 4 })).toThrow(/past \+ T <= cap/);
+    expect(() => run(weights(), shape, new Float32Array(E))).toThrow(/caches must hold/);
+    expect(() => run(weights(), { ...shape, heads: 3 })).toThrow(/multiple of heads/);
+  });
+});

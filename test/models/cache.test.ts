@@ -36,6 +36,18 @@ describe("KVCache", () => {
     expectEqual(cache.layers[0]!.value, F.concat(values, 2));
   });
 
+  it("reserve counts new positions as filled, keeps the past across growth, and rejects a different layout", () => {
+    const cache = new KVCache();
+    const first = randn([1, 2, 3, 4], { generator: g });
+    noGrad(() => cache.update(1, first, first));
+    const slot = cache.reserve(1, [1, 2, 300, 4], "f32");
+    expect(slot.start).toBe(3);
+    expect(slot.key.shape[2]).toBeGreaterThanOrEqual(303);
+    expect(cache.layers[1]!.key.shape).toEqual([1, 2, 303, 4]);
+    expectEqual(F.narrow(cache.layers[1]!.key, 2, 0, 3), first);
+    expect(() => cache.reserve(1, [1, 3, 1, 4], "f32")).toThrow(/KVCache: layer 1 holds \[1, 2, \d+, 4\] f32, got new keys \[1, 3, 1, 4\] f32/);
+  });
+
   it("reorder permutes the batch of the filled positions", () => {
     const cache = new KVCache();
     const k = randn([3, 2, 4, 2], { generator: g }), v = randn([3, 2, 4, 2], { generator: g });

@@ -109,6 +109,13 @@ function createNativeBackend(n: NativeAddon): Backend {
       n.attention(q, k, v, mask as Float32Array | null, maskStrides ? Float64Array.from(maskStrides) : null, out,
         batch, heads, kvHeads, queryLength, keyLength, headDim, scale, softcap, kvCapacity ?? keyLength);
     },
+    preNormBlock(w, x, keyCache, valueCache, mask, maskStrides, s) {
+      const arrays = [w.ln1Weight, w.ln1Bias, w.qkvWeight, w.qkvBias, w.projWeight, w.projBias, w.ln2Weight, w.ln2Bias, w.fcWeight, w.fcBias,
+        w.fc2Weight, w.fc2Bias, x, keyCache, valueCache];
+      if (!arrays.every(f32) || (mask && !f32(mask))) throw new BackendError("native preNormBlock: weights, x, caches and mask must be Float32Array");
+      n.preNormBlock(...(arrays as Float32Array[]), mask as Float32Array | null, maskStrides ? Float64Array.from(maskStrides) : null,
+        s.batch, s.queryLength, s.capacity, s.past, s.embed, s.heads, s.inner, s.eps, s.scale, UNARY[s.activation]);
+    },
   };
 }
 

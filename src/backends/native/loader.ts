@@ -27,6 +27,8 @@ export interface NativeAddon {
     weightDecay: number, step: number): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array | null, maskStrides: Float64Array | null, out: Float32Array,
     batch: number, heads: number, kvHeads: number, queryLength: number, keyLength: number, headDim: number, scale: number, softcap: number, kvCapacity: number): void;
+  /** weights in PreNormBlockWeights order, then x, caches, mask, strides, B, T, capacity, past, embed, heads, inner, eps, scale, op */
+  preNormBlock(...args: (Float32Array | Float64Array | number | null)[]): void;
   setNumThreads(n: number): void;
   info(): { threads: number; isa: "generic" | "avx2" | "avx512"; bestIsa: "generic" | "avx2" | "avx512" };
   setIsa(isa: 0 | 1 | 2): void;
