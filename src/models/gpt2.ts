@@ -9,9 +9,7 @@ import { activationOp, getActivation, type Activation } from "../nn/activations.
 import { scaledDotProductAttention } from "../nn/attention.js";
 import * as init from "../nn/init.js";
 import { Tensor, arange, isGradEnabled, zeros } from "../tensor/tensor.js";
-import { broadcastShapes, broadcastStrides, shapesEqual } from "../tensor/shape.js";
-import { TensorError } from "../errors.js";
-import { getBackend } from "../backends/index.js";
+import { getBackend, type PreNormBlockWeights } from "../backends/index.js";
 import * as F from "../tensor/ops.js";
 import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
@@ -155,25 +153,24 @@ class GPT2Block extends Module {
   private fusedInference(x: Tensor, mask: Tensor, cache: KVCache): Tensor | null {
     const be = getBackend();
     const { attn, mlp, ln_1, ln_2 } = this;
-    const params = [ln_1.weight, ln_1.bias, attn.c_attn.weight, attn.c_attn.bias, attn.c_proj.weight, attn.c_proj.bias,
-      ln_2.weight, ln_2.bias, mlp.c_fc.weight, mlp.c_fc.bias, mlp.c_proj.weight, mlp.c_proj.bias];
+    const parts = {
+      ln1Weight: ln_1.weight, ln1Bias: ln_1.bias, qkvWeight: attn.c_attn.weight, qkvBias: attn.c_attn.bias, projWeight: attn.c_proj.weight,
+      projBias: attn.c_proj.bias, ln2Weight: ln_2.weight, ln2Bias: ln_2.bias, fcWeight: mlp.c_fc.weight, fcBias: mlp.c_fc.bias,
+      fc2Weight: mlp.c_proj.weight, fc2Bias: mlp.c_proj.bias,
+    };
+    const params = Object.values(parts);
     if (!be.preNormBlock || this.training || x.dtype !== "f32" || mask.dtype !== "f32" || params.some((p) => !p || p.dtype !== "f32")) return null;
     if (isGradEnabled() && (x.requiresGrad || params.some((p) => p!.requiresGrad))) return null;
-    const [ln1Weight, ln1Bias, qkvWeight, qkvBias, projWeight, projBias, ln2Weight, ln2Bias, fcWeight, fcBias, fc2Weight, fc2Bias] = params.map((p) => p!.floatData);
+    const weights = Object.fromEntries(Object.entries(parts).map(([name, p]) => [name, p!.floatData])) as unknown as PreNormBlockWeights;
     const [b, t, embed] = x.shape as [number, number, number];
     const heads = this._config.nHead;
     const slot = cache.reserve(attn.layerIdx, [b, heads, t, attn._headDim], "f32");
-    const scores = [b, heads, t, slot.start + t];
-    if (!shapesEqual(broadcastShapes(mask.shape, scores, "attention mask"), scores)) {
-      throw new TensorError(`attention: mask [${mask.shape.join(", ")}] does not broadcast to scores [${scores.join(", ")}]`);
-    }
+    const maskStrides = F.attentionMaskStrides(mask, [b, heads, t, slot.start + t]);
     const out = Float32Array.from(x.floatData);
-    be.preNormBlock(
-      { ln1Weight: ln1Weight!, ln1Bias: ln1Bias!, qkvWeight: qkvWeight!, qkvBias: qkvBias!, projWeight: projWeight!, projBias: projBias!,
-        ln2Weight: ln2Weight!, ln2Bias: ln2Bias!, fcWeight: fcWeight!, fcBias: fcBias!, fc2Weight: fc2Weight!, fc2Bias: fc2Bias! },
-      out, slot.key.floatData, slot.value.floatData, mask.floatData, broadcastStrides(mask.shape, scores),
-      { batch: b, queryLength: t, past: slot.start, capacity: slot.key.shape[2]!, embed, heads, inner: this._config.nInner,
-        eps: this._config.layerNormEpsilon, scale: attn._scale, activation: activationOp(this._config.activationFunction) });
+    be.preNormBlock(weights, out, slot.key.floatData, slot.value.floatData, mask.floatData, maskStrides, {
+      batch: b, queryLength: t, past: slot.start, capacity: slot.key.shape[2]!, embed, heads, inner: this._config.nInner,
+      eps: this._config.layerNormEpsilon, scale: attn._scale, activation: activationOp(this._config.activationFunction),
+    });
     return new Tensor(out, x.shape, "f32");
   }
 }

@@ -721,17 +721,18 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | n
   if (kb !== b || kd !== d || hkv === 0 || h % hkv !== 0 || !shapesEqual(v.shape, k.shape)) return null;
   const s = kvLength ?? capacity;
   if (!Number.isInteger(s) || s < 0 || s > capacity) throw new TensorError(`attention: kvLength ${s} must be an integer in [0, ${capacity}]`);
-  const full = [b, h, t, s];
-  let maskStrides: number[] | null = null;
-  if (mask) {
-    if (!shapesEqual(broadcastShapes(mask.shape, full, "attention mask"), full)) {
-      throw new TensorError(`attention: mask [${mask.shape.join(", ")}] does not broadcast to scores [${full.join(", ")}]`);
-    }
-    maskStrides = broadcastStrides(mask.shape, full);
-  }
+  const maskStrides = mask ? attentionMaskStrides(mask, [b, h, t, s]) : null;
   const out = new Float32Array(q.size);
   be.attention(q.floatData, k.floatData, v.floatData, mask ? mask.floatData : null, maskStrides, out, b, h, hkv, t, s, d, scale, softcap, capacity);
   return new Tensor(out, q.shape, "f32");
+}
+
+/** Strides that read an additive attention mask as the scores [B, H, T, S] (0 where it broadcasts). */
+export function attentionMaskStrides(mask: Tensor, scores: readonly number[]): number[] {
+  if (!shapesEqual(broadcastShapes(mask.shape, scores, "attention mask"), scores)) {
+    throw new TensorError(`attention: mask [${mask.shape.join(", ")}] does not broadcast to scores [${scores.join(", ")}]`);
+  }
+  return broadcastStrides(mask.shape, scores);
 }
 
 // ---- normalization ----
