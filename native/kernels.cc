@@ -298,6 +298,9 @@ LMF_CLONES void attention_rows(const float* LMF_RESTRICT q, const float* LMF_RES
       float bm = -INFINITY;
       for (long j = 0; j < nb; j++) {
         const float* kr = k + (s0 + j) * D;
+        // Keys and values are read once, usually from memory (a decode step's cache is cold after the weights
+        // went through): fetch the key eight rows ahead and this row's value for the second pass.
+        for (long d = 0; d < D; d += 16) __builtin_prefetch(kr + 8 * D + d), __builtin_prefetch(v + (s0 + j) * D + d);
         float part[16] = {};
         long d = 0;
         for (; d + 16 <= D; d += 16)
