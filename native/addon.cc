@@ -450,7 +450,7 @@ napi_value SetIsa(napi_env env, napi_callback_info info) {
 napi_value MeasurePeak(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& a) {
     napi_value v;
-    napi_create_double(env, measure_peak_gflops(a.num(0)), &v);
+    napi_create_double(env, measure_peak_gflops(a.num(0), a.argc > 1 ? a.num(1) : 0.0), &v);
     return v;
   });
 }

@@ -736,29 +736,44 @@ __attribute__((target("avx2,fma"))) void fma_loop_avx2(long iters, float* sink) 
 
 }  // namespace
 
-double measure_peak_gflops(double seconds) {
+double measure_peak_gflops(double seconds, double window) {
 #if LMF_X86
-  // Best single-core FMA throughput over many short runs (robust to other processes on the machine), times
-  // the pool's thread count.
   const Isa isa = detect();
   if (isa == Isa::generic) return 0.0;
   const double flopsPerIter = isa == Isa::avx512 ? 24.0 * 16 * 2 : 12.0 * 8 * 2;
-  const long iters = 100000;
-  double best = 0;
-  auto start = std::chrono::steady_clock::now();
-  do {
-    auto t0 = std::chrono::steady_clock::now();
+  const auto fma = [&](long iters) {
     float sink;
     if (isa == Isa::avx512) fma_loop_avx512(iters, &sink);
     else fma_loop_avx2(iters, &sink);
     volatile float keep = sink;
     (void)keep;
-    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, flopsPerIter * iters / dt / 1e9);
-  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds);
-  return best * pool_threads();
+  };
+  using clock = std::chrono::steady_clock;
+  const auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+  // Best single-core FMA throughput over many short runs (robust to other processes on the machine).
+  const long burst = 100000;
+  double best = 0;
+  auto start = clock::now();
+  do {
+    auto t0 = clock::now();
+    fma(burst);
+    best = std::max(best, flopsPerIter * burst / since(t0) / 1e9);
+  } while (since(start) < (window > 0 ? std::min(seconds, 0.05) : seconds));
+  const int nt = pool_threads();
+  if (window <= 0) return best * nt;
+  // Every pool thread at once, in calls about `window` long, each timed from dispatch to join like one product.
+  const long iters = std::max(burst / 10, (long)(window * best * 1e9 / flopsPerIter));
+  double bestCall = 0;
+  start = clock::now();
+  do {
+    auto t0 = clock::now();
+    pool_run(nt, [&] { fma(iters); });
+    bestCall = std::max(bestCall, nt * flopsPerIter * iters / since(t0) / 1e9);
+  } while (since(start) < seconds);
+  return bestCall;
 #else
   (void)seconds;
+  (void)window;
   return 0.0;
 #endif
 }

@@ -10,8 +10,12 @@ Isa gemm_isa();
 /** Forces a micro-kernel (tests exercise every path on one machine); clamped to what the CPU supports. */
 void gemm_set_isa(Isa isa);
 
-/** GFLOP/s of independent FMA chains on every pool thread for about `seconds` (best ISA). */
-double measure_peak_gflops(double seconds);
+/**
+ * GFLOP/s of independent FMA chains (best ISA). window <= 0: one core's best short burst (0.3 ms) times the pool's
+ * threads, over about `seconds`. window > 0: every pool thread at once in calls about `window` seconds long, each
+ * timed from dispatch to join (as a product is): the best call.
+ */
+double measure_peak_gflops(double seconds, double window = 0);
 
 /**
  * Batched C = op(A)·op(B) (+ C when accumulate), op(A) M×K, op(B) K×N, row-major, offsets per batch.

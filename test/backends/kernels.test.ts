@@ -2,7 +2,7 @@
 // shapes with odd sizes, transposes, accumulation and broadcast batches.
 import { afterAll, describe, expect, it } from "vitest";
 import { jsBackend, type BinaryOp, type UnaryOp } from "../../src/backends/index.js";
-import { isNativeAvailable, nativeBackend, nativeInfo, setNativeIsa } from "../../src/backends/native/index.js";
+import { isNativeAvailable, measurePeakGflops, nativeBackend, nativeInfo, setNativeIsa } from "../../src/backends/native/index.js";
 import { Generator } from "../../src/utils/rng.js";
 
 const available = isNativeAvailable();
@@ -323,5 +323,17 @@ describe.skipIf(!available)("native preNormBlock argument checks", () => {
     expect(() => run(weights(), { ...shape, past: 4 })).toThrow(/past \+ T <= cap/);
     expect(() => run(weights(), shape, new Float32Array(E))).toThrow(/caches must hold/);
     expect(() => run(weights(), { ...shape, heads: 3 })).toThrow(/multiple of heads/);
+  });
+});
+
+describe.skipIf(!available || nativeInfo().bestIsa === "generic")("measurePeakGflops", () => {
+  it("measures one core's burst times the threads, and all threads together over a given window", () => {
+    const threads = nativeInfo().threads;
+    const burst = measurePeakGflops(0.05), window = measurePeakGflops(0.05, 0.002);
+    // 16 FLOP/cycle per core (AVX2) at 0.5 GHz is far below any real CPU; 64 FLOP/cycle at 10 GHz far above.
+    for (const v of [burst, window]) {
+      expect(v).toBeGreaterThan(8 * threads);
+      expect(v).toBeLessThan(640 * threads);
+    }
   });
 });

@@ -161,7 +161,12 @@ export function setNativeIsa(isa: NativeInfo["isa"]): void {
   addonOrThrow().setIsa(isa === "avx512" ? 2 : isa === "avx2" ? 1 : 0);
 }
 
-/** f32 FMA GFLOP/s of all pool threads on register-resident data: the practical peak GEMM is compared against. */
-export function measurePeakGflops(seconds = 0.5): number {
-  return addonOrThrow().measurePeak(seconds);
+/**
+ * f32 FMA GFLOP/s of all pool threads on register-resident data, the peak a GEMM is compared against, measured
+ * for about `seconds`. By default one core's best 0.3 ms burst times the thread count (the clock the cores reach);
+ * with `windowSeconds`, all threads run together in calls that long, each timed like one product (what the
+ * machine sustains over the length of a timed product).
+ */
+export function measurePeakGflops(seconds = 0.5, windowSeconds = 0): number {
+  return addonOrThrow().measurePeak(seconds, windowSeconds);
 }

@@ -32,7 +32,7 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   info(): { threads: number; isa: "generic" | "avx2" | "avx512"; bestIsa: "generic" | "avx2" | "avx512" };
   setIsa(isa: 0 | 1 | 2): void;
-  measurePeak(seconds: number): number;
+  measurePeak(seconds: number, windowSeconds: number): number;
 }
 
 export type AddonLoad = { addon: NativeAddon; path: string } | { addon: null; reason: string };
