@@ -512,22 +512,45 @@ LMF_CLONES void gemv_rows(const float* LMF_RESTRICT w, const float* LMF_RESTRICT
 }
 
 #if LMF_X86
-// AVX-512 form of gemv_rows: eight rows at a time, two accumulators per row, and a vector reduction at the end
-// (the portable form's scalar adds per row cost as much as the streaming itself when rows are short, K = 384 or
-// 768). Eight rows read side by side are eight streams in flight: measured on Zen 5 with both cores, one row
-// at a time streamed at 36 GB/s, four at 46, eight at 56 (a one-stream read loop: 47).
+// The lane sums of eight vectors as one 256-bit vector: a transpose-and-add tree instead of eight separate
+// horizontal sums (which cost a tenth of a short-row GEMV's streaming time).
+#define LMF_AVX512_INLINE __attribute__((target("avx512f,fma"), always_inline)) inline
+LMF_AVX512_INLINE __m512 sum_pairs(__m512 a, __m512 b) { return _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b)); }
+LMF_AVX512_INLINE __m512 sum_quads(__m512 a, __m512 b) {
+  const __m512d x = _mm512_castps_pd(a), y = _mm512_castps_pd(b);
+  return _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+}
+LMF_AVX512_INLINE __m256 lane_sums8(const __m512* v) {
+  // per 128-bit lane: the lane's partial sums of rows 0-3 (b0) and 4-7 (b1)
+  const __m512 b0 = sum_quads(sum_pairs(v[0], v[1]), sum_pairs(v[2], v[3]));
+  const __m512 b1 = sum_quads(sum_pairs(v[4], v[5]), sum_pairs(v[6], v[7]));
+  const __m512 c = _mm512_add_ps(_mm512_shuffle_f32x4(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512 d = _mm512_add_ps(_mm512_shuffle_f32x4(c, c, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(c, c, _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_castps512_ps256(d);
+}
+
+// AVX-512 form of gemv_rows: eight rows at a time, two accumulators per row. The eight rows are eight memory
+// streams in flight, and each stream is long: row r of a pass is row g + r·G (G = rows / 8), so stream r walks
+// one contiguous eighth of W. Measured on Zen 5 with both cores over a 50257×768 W: adjacent rows (streams of
+// 3 KiB) 48-52 GB/s, long streams 55-62 (a row-sum over 2 MiB rows, the bandwidth probe: 57-65); one row at a
+// time 36, four 46.
 __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
                                                               float* LMF_RESTRICT y, long rows, long k, bool acc) {
   constexpr int R = 8;
   const __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
   const long k32 = k / 32 * 32;
-  for (long j = 0; j < rows; j += R) {
-    const int h = (int)std::min((long)R, rows - j);
+  const long G = rows / R;
+  // G passes of eight long streams, then one pass over the last rows % 8 rows (h < 8; rows repeat to fill it)
+  for (long g = 0; g <= G; g++) {
+    const long h = g < G ? R : rows - G * R;
+    if (h == 0) break;
+    long idx[R];
+    for (int r = 0; r < R; r++) idx[r] = g < G ? g + r * G : G * R + std::min<long>(r, h - 1);
     __m512 s[R][2];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm512_setzero_ps();
     const float* wr[R];
-    for (int r = 0; r < R; r++) wr[r] = w + (j + std::min(r, h - 1)) * k;
+    for (int r = 0; r < R; r++) wr[r] = w + idx[r] * k;
     long p = 0;
     for (; p < k32; p += 32) {
       const __m512 x0 = _mm512_loadu_ps(x + p), x1 = _mm512_loadu_ps(x + p + 16);
@@ -548,10 +571,12 @@ __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RE
 #pragma GCC unroll 8
       for (int r = 0; r < R; r++) s[r][1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, wr[r] + p), x0, s[r][1]);
     }
-    for (int r = 0; r < h; r++) {
-      const float t = _mm512_reduce_add_ps(_mm512_add_ps(s[r][0], s[r][1]));
-      y[j + r] = acc ? y[j + r] + t : t;
-    }
+    __m512 v[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) v[r] = _mm512_add_ps(s[r][0], s[r][1]);
+    alignas(32) float t[R];
+    _mm256_store_ps(t, lane_sums8(v));
+    for (int r = 0; r < h; r++) y[idx[r]] = acc ? y[idx[r]] + t[r] : t[r];
   }
 }
 
