@@ -347,27 +347,34 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
 
 // attention(q, k, v, mask|null, maskStrides: Float64Array(4)|null, out, B, H, Hkv, T, S, D, scale, softcap, capacity):
 // k/v are [B, Hkv, capacity, D], of which the first S positions are read
+// An optional additive attention mask (argument i, or null) read through four strides (argument i + 1) over
+// the scores [B, H, T, S]: the strides go to ms, and must stay inside the mask.
+const float* maskArg(const Args& a, size_t i, const long (&dims)[4], long (&ms)[4], const std::string& what) {
+  for (long& m : ms) m = 0;
+  if (a.isNull(i)) return nullptr;
+  size_t nmask, nms = 0;
+  const float* mask = a.f32(i, &nmask);
+  const double* msd = a.isNull(i + 1) ? nullptr : a.f64(i + 1, &nms);
+  need(msd && nms == 4, what + ": mask strides must have 4 entries");
+  double reach = 0;
+  for (int d = 0; d < 4; d++) ms[d] = (long)msd[d], reach += (double)ms[d] * (dims[d] > 0 ? dims[d] - 1 : 0);
+  need(reach < (double)nmask, what + ": mask strides reach past the mask");
+  return mask;
+}
+
 napi_value Attention(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& a) {
-    size_t nq, nk, nv, no, nmask = 0, nms = 0;
+    size_t nq, nk, nv, no;
     const float* q = a.f32(0, &nq);
     const float* k = a.f32(1, &nk);
     const float* v = a.f32(2, &nv);
-    const float* mask = a.isNull(3) ? nullptr : a.f32(3, &nmask);
-    const double* msd = a.isNull(4) ? nullptr : a.f64(4, &nms);
     float* out = a.f32(5, &no);
     long B = a.integer(6), H = a.integer(7), Hkv = a.integer(8), T = a.integer(9), S = a.integer(10), D = a.integer(11), cap = a.integer(14);
     need(Hkv > 0 && H % Hkv == 0, "attention: heads must be a multiple of kv heads");
     need(S <= cap, "attention: key length exceeds the key/value capacity");
     need((double)B * H * T * D == (double)nq && no == nq && (double)B * Hkv * cap * D == (double)nk && nv == nk, "attention: lengths do not match");
-    long ms[4] = {0, 0, 0, 0};
-    if (mask) {
-      need(msd && nms == 4, "attention: mask strides must have 4 entries");
-      double reach = 0;
-      long dims[4] = {B, H, T, S};
-      for (int i = 0; i < 4; i++) ms[i] = (long)msd[i], reach += (double)ms[i] * (dims[i] > 0 ? dims[i] - 1 : 0);
-      need(reach < (double)nmask, "attention: mask strides reach past the mask");
-    }
+    long ms[4];
+    const float* mask = maskArg(a, 3, {B, H, T, S}, ms, "attention");
     if (B * H * T > 0) attention(q, k, v, mask, mask ? ms : nullptr, out, B, H, Hkv, T, S, cap, D, (float)a.num(12), (float)a.num(13));
     return undefinedValue(env);
   });
@@ -381,12 +388,10 @@ napi_value PreNormBlockStep(napi_env env, napi_callback_info info) {
     const float* w[12];
     size_t len[12];
     for (int i = 0; i < 12; i++) w[i] = a.f32(i, &len[i]);
-    size_t nx, nk, nv, nmask = 0, nms = 0;
+    size_t nx, nk, nv;
     float* x = a.f32(12, &nx);
     float* kc = a.f32(13, &nk);
     float* vc = a.f32(14, &nv);
-    const float* mask = a.isNull(15) ? nullptr : a.f32(15, &nmask);
-    const double* msd = a.isNull(16) ? nullptr : a.f64(16, &nms);
     const long B = a.integer(17), T = a.integer(18), cap = a.integer(19), past = a.integer(20);
     PreNormBlock p{w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10], w[11],
                    a.integer(21), a.integer(22), a.integer(23), (float)a.num(24), (float)a.num(25), (int)a.integer(26)};
@@ -399,14 +404,8 @@ napi_value PreNormBlockStep(napi_env env, napi_callback_info info) {
     need(B > 0 && T > 0 && past >= 0 && past + T <= cap, "preNormBlock: need past + T <= cap");
     need((double)B * T * E == (double)nx, "preNormBlock: x must hold B·T·embed values");
     need((double)B * cap * E == (double)nk && nv == nk, "preNormBlock: caches must hold B·heads·cap·headDim values");
-    long ms[4] = {0, 0, 0, 0};
-    if (mask) {
-      need(msd && nms == 4, "preNormBlock: mask strides must have 4 entries");
-      double reach = 0;
-      const long dims[4] = {B, p.heads, T, past + T};
-      for (int i = 0; i < 4; i++) ms[i] = (long)msd[i], reach += (double)ms[i] * (dims[i] - 1);
-      need(reach < (double)nmask, "preNormBlock: mask strides reach past the mask");
-    }
+    long ms[4];
+    const float* mask = maskArg(a, 15, {B, p.heads, T, past + T}, ms, "preNormBlock");
     prenorm_block(p, x, kc, vc, B, T, cap, past, mask, mask ? ms : nullptr);
     return undefinedValue(env);
   });

@@ -32,7 +32,6 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
 void attention(const float* q, const float* k, const float* v, const float* mask, const long* maskStrides, float* out,
                long B, long H, long Hkv, long T, long S, long cap, long D, float scale, float softcap);
 
-
 /**
  * A pre-norm transformer block in GPT-2's shape, for inference: x += proj(attention(ln_1(x))) with one fused
  * q/k/v projection, then x += fc2(act(fc(ln_2(x)))). Linear weights are stored [in, out] with biases; `heads`

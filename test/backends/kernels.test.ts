@@ -324,6 +324,20 @@ describe.skipIf(!available)("native preNormBlock argument checks", () => {
     expect(() => run(weights(), shape, new Float32Array(E))).toThrow(/caches must hold/);
     expect(() => run(weights(), { ...shape, heads: 3 })).toThrow(/multiple of heads/);
   });
+
+  it("checks the mask's strides against the mask (shared with the attention entry)", () => {
+    const be = nativeBackend();
+    const block = (mask: Float32Array, strides: number[]) =>
+      be.preNormBlock!(weights(), randArray(T * E), new Float32Array(cap * E), new Float32Array(cap * E), mask, strides, shape);
+    // scores [1, H, 1, 1]: past 0, one new position
+    expect(() => block(new Float32Array(1), [0, 0, 0, 1])).not.toThrow();
+    expect(() => block(new Float32Array(1), [0, 1, 0, 1])).toThrow(/preNormBlock: mask strides reach past the mask/);
+    expect(() => block(new Float32Array(1), [0, 0, 1])).toThrow(/preNormBlock: mask strides must have 4 entries/);
+    const q = randArray(H * 4), kv = randArray(H * 3 * 4), out = new Float32Array(H * 4);
+    const attend = (strides: number[]) => be.attention!(q, kv, kv, new Float32Array(3), strides, out, 1, H, H, 1, 3, 4, 0.5, 0);
+    expect(() => attend([0, 0, 0, 1])).not.toThrow();
+    expect(() => attend([0, 3, 0, 1])).toThrow(/attention: mask strides reach past the mask/);
+  });
 });
 
 describe.skipIf(!available || nativeInfo().bestIsa === "generic")("measurePeakGflops", () => {
