@@ -18,15 +18,12 @@ void dense(const float* x, const float* w, const float* b, float* y, long m, lon
   gemm(x, w, y, m, out, in, false, false, true, &zero, &zero, &zero, 1);
 }
 
-void add_into(float* x, const float* y, size_t n) {
-  for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
 }  // namespace
 
 void prenorm_block(const PreNormBlock& p, float* x, float* kCache, float* vCache, long B, long T, long cap, long past,
                    const float* mask, const long* maskStrides) {
   const long M = B * T, E = p.embed, H = p.heads, D = E / H;
+  const long unit = 1, size = M * E;  // the residual adds: x[size] += out[size], both contiguous
   std::vector<float> h((size_t)M * E), qkv((size_t)M * 3 * E), q((size_t)M * E), att((size_t)M * E), ff((size_t)M * p.inner), stats(2 * (size_t)M);
   // x + proj(attention(ln_1(x)))
   norm(x, p.ln1Weight, p.ln1Bias, h.data(), stats.data(), stats.data() + M, M, E, p.eps, false, 0.0f);
@@ -46,13 +43,13 @@ void prenorm_block(const PreNormBlock& p, float* x, float* kCache, float* vCache
       for (long hh = 0; hh < H; hh++)
         std::memcpy(h.data() + (b * T + t) * E + hh * D, att.data() + ((b * H + hh) * T + t) * D, sizeof(float) * D);
   dense(h.data(), p.projWeight, p.projBias, q.data(), M, E, E);
-  add_into(x, q.data(), (size_t)M * E);
+  binary(B_ADD, x, &unit, q.data(), &unit, x, &size, 1);
   // x + mlp(ln_2(x))
   norm(x, p.ln2Weight, p.ln2Bias, h.data(), stats.data(), stats.data() + M, M, E, p.eps, false, 0.0f);
   dense(h.data(), p.fcWeight, p.fcBias, ff.data(), M, E, p.inner);
   unary(p.activation, ff.data(), ff.data(), (size_t)M * p.inner);
   dense(ff.data(), p.fc2Weight, p.fc2Bias, q.data(), M, p.inner, E);
-  add_into(x, q.data(), (size_t)M * E);
+  binary(B_ADD, x, &unit, q.data(), &unit, x, &size, 1);
 }
 
 }  // namespace lmf
