@@ -578,9 +578,17 @@ export interface MatmulOptions {
 /** torch.matmul: 1-D, 2-D and batched (batch dims broadcast). */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   if (a.ndim === 0 || b.ndim === 0) throw new TensorError("matmul: both arguments need at least 1 dimension");
-  if (options.out) return matmulInto(a, b, options.out);
-  if (a.ndim === 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
-  if (b.ndim === 1) return squeeze(matmul(a, unsqueeze(b, -1)), -1);
+  const target = options.out;
+  if (target && isGradEnabled() && (a.requiresGrad || b.requiresGrad)) {
+    throw new TensorError("matmul: `out` does not support autograd (an input requires grad); call it inside noGrad() or drop `out`");
+  }
+  if (a.ndim === 1 || b.ndim === 1) {
+    const r = a.ndim === 1 ? squeeze(matmul(unsqueeze(a, 0), b), -2) : squeeze(matmul(a, unsqueeze(b, -1)), -1);
+    if (!target) return r;
+    checkOut(r.shape, r.dtype, target);
+    target.floatData.set(r.floatData);
+    return target;
+  }
   const dtype = promote(a.dtype, b.dtype);
   if (!isFloat(dtype)) throw new TensorError("matmul: float tensors expected");
   const A = castTo(a, dtype), B = castTo(b, dtype);
@@ -592,8 +600,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const nb = numel(batch);
   const aOff = batchOffsets(A.shape.slice(0, -2), batch, m * k), bOff = batchOffsets(B.shape.slice(0, -2), batch, k * n);
   const cOff = Array.from({ length: nb }, (_, i) => i * m * n);
-  const out = allocate(dtype, nb * m * n) as FloatArray;
+  if (target) checkOut([...batch, m, n], dtype, target);
+  const out = target ? target.floatData : (allocate(dtype, nb * m * n) as FloatArray);
   getBackend().gemm(A.floatData, B.floatData, out, m, n, k, false, false, false, aOff, bOff, cOff);
+  if (target) return target;
   return result(out, [...batch, m, n], dtype, [A, B], "matmul", (g) => {
     const gd = g.floatData;
     let ga: Tensor | null = null, gb: Tensor | null = null;
@@ -609,24 +619,6 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     }
     return [ga, gb];
   });
-}
-
-function matmulInto(a: Tensor, b: Tensor, out: Tensor): Tensor {
-  if (isGradEnabled() && (a.requiresGrad || b.requiresGrad)) {
-    throw new TensorError("matmul: `out` does not support autograd (an input requires grad); call it inside noGrad() or drop `out`");
-  }
-  // The product is computed as usual; only 2-D inputs (the case that matters for speed) skip the temporary.
-  if (a.ndim !== 2 || b.ndim !== 2 || a.dtype !== b.dtype || !isFloat(a.dtype)) {
-    const r = matmul(a, b);
-    checkOut(r.shape, r.dtype, out);
-    (out.data as FloatArray).set(r.floatData);
-    return out;
-  }
-  const [m, k] = a.shape as [number, number], n = b.shape[1]!;
-  if (b.shape[0] !== k) throw new TensorError(`matmul: shapes [${a.shape.join(", ")}] and [${b.shape.join(", ")}] do not align (${k} vs ${b.shape[0]})`);
-  checkOut([m, n], a.dtype, out);
-  getBackend().gemm(a.floatData, b.floatData, out.floatData, m, n, k, false, false, false, [0], [0], [0]);
-  return out;
 }
 
 function checkOut(shape: Shape, dtype: DType, out: Tensor): void {

@@ -90,6 +90,9 @@ describe("forward values", () => {
     const bout = T.zeros([2, 3, 3]);
     T.matmul(T.stack([a, a.mul(2)]), b, { out: bout });
     expect((bout.toArray() as number[][][])[1]![0]).toEqual([54, 60, 66]);
+    const vout = T.zeros([3]);
+    expect(T.matmul(tensor([1, 2]), b, { out: vout })).toBe(vout);
+    expect(vout.toArray()).toEqual([27, 30, 33]);
     expect(() => T.matmul(a, b, { out: T.zeros([3, 2]) })).toThrow(/out is \[3, 2\] f32, the result is \[3, 3\]/);
     const w = tensor([[1, 0], [0, 1]], { requiresGrad: true });
     expect(() => T.matmul(a, w, { out: T.zeros([3, 2]) })).toThrow(/does not support autograd/);
