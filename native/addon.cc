@@ -411,6 +411,53 @@ napi_value PreNormBlockStep(napi_env env, napi_callback_info info) {
   });
 }
 
+// Arguments: the twenty LlamaBlock weights in its order (null where absent), x, key cache, value cache, cos, sin,
+// mask, mask strides, then a Float64Array of B, T, cap, past, cosBatch, hidden, heads, kvHeads, headDim, inner,
+// eps, normOffset, scale, softcap, activation.
+napi_value LlamaBlockStep(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    constexpr int NW = 20;
+    const float* w[NW];
+    size_t len[NW] = {};
+    for (int i = 0; i < NW; i++) w[i] = a.isNull(i) ? nullptr : a.f32(i, &len[i]);
+    size_t nx, nk, nv, nc, ns, nd;
+    float* x = a.f32(20, &nx);
+    float* kc = a.f32(21, &nk);
+    float* vc = a.f32(22, &nv);
+    const float* cos = a.f32(23, &nc);
+    const float* sin = a.f32(24, &ns);
+    const double* d = a.f64(27, &nd);
+    need(nd == 15, "llamaBlock: dims must have 15 entries");
+    const long B = (long)d[0], T = (long)d[1], cap = (long)d[2], past = (long)d[3], cosBatch = (long)d[4];
+    LlamaBlock p{w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15], w[16], w[17], w[18], w[19],
+                 (long)d[5], (long)d[6], (long)d[7], (long)d[8], (long)d[9], (float)d[10], (float)d[11], (float)d[12], (float)d[13], (int)d[14]};
+    const long E = p.hidden, H = p.heads, KV = p.kvHeads, D = p.headDim, F = p.inner;
+    need(E > 0 && H > 0 && KV > 0 && H % KV == 0 && D > 0 && D % 2 == 0 && F > 0,
+         "llamaBlock: hidden, heads, kvHeads (dividing heads), headDim (even) and inner must be positive");
+    need(p.activation >= 0 && p.activation < U_COUNT, "llamaBlock: unknown activation");
+    static const char* names[NW] = {"input_layernorm", "q_proj weight", "q_proj bias", "k_proj weight", "k_proj bias", "v_proj weight",
+                                    "v_proj bias", "o_proj weight", "o_proj bias", "q_norm", "k_norm", "post_attention_layernorm",
+                                    "pre_feedforward_layernorm", "post_feedforward_layernorm", "gate_proj weight", "gate_proj bias",
+                                    "up_proj weight", "up_proj bias", "down_proj weight", "down_proj bias"};
+    const long want[NW] = {E, H * D * E, H * D, KV * D * E, KV * D, KV * D * E, KV * D, E * H * D, E, D, D, E, E, E, F * E, F, F * E, F, E * F, E};
+    const bool required[NW] = {true, true, false, true, false, true, false, true, false, false, false, true, false, false, true, false, true, false, true, false};
+    for (int i = 0; i < NW; i++) {
+      need(w[i] || !required[i], std::string("llamaBlock: ") + names[i] + " is required");
+      need(!w[i] || (long)len[i] == want[i], std::string("llamaBlock: ") + names[i] + " has " + std::to_string(len[i]) + " values, expected " + std::to_string(want[i]));
+    }
+    need(!p.qNorm == !p.kNorm, "llamaBlock: q_norm and k_norm go together");
+    need(!p.preFeedforwardNorm == !p.postFeedforwardNorm, "llamaBlock: pre_ and post_feedforward_layernorm go together");
+    need(B > 0 && T > 0 && past >= 0 && past + T <= cap, "llamaBlock: need past + T <= cap");
+    need((double)B * T * E == (double)nx, "llamaBlock: x must hold B·T·hidden values");
+    need((double)B * KV * cap * D == (double)nk && nv == nk, "llamaBlock: caches must hold B·kvHeads·cap·headDim values");
+    need((cosBatch == 1 || cosBatch == B) && (double)cosBatch * T * D == (double)nc && ns == nc, "llamaBlock: cos/sin must hold cosBatch·T·headDim values, cosBatch 1 or B");
+    long ms[4];
+    const float* mask = maskArg(a, 25, {B, H, T, past + T}, ms, "llamaBlock");
+    llama_block(p, x, kc, vc, cos, sin, cosBatch, B, T, cap, past, mask, mask ? ms : nullptr);
+    return undefinedValue(env);
+  });
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& a) {
     long n = a.integer(0);
@@ -477,7 +524,7 @@ napi_value Init(napi_env env, napi_value exports) {
   } fns[] = {{"gemm", Gemm}, {"unary", Unary}, {"unaryBackward", UnaryBackward}, {"powScalar", PowScalar}, {"affine", Affine},
              {"binary", Binary}, {"sumAxis", SumAxis}, {"maxAxis", MaxAxis}, {"softmax", Softmax}, {"softmaxBackward", SoftmaxBackward},
              {"norm", Norm}, {"normBackward", NormBackward}, {"permute", Permute}, {"embedding", Embedding}, {"adamw", AdamW},
-             {"attention", Attention}, {"preNormBlock", PreNormBlockStep}, {"setNumThreads", SetThreads}, {"info", Info}, {"setIsa", SetIsa}, {"measurePeak", MeasurePeak}};
+             {"attention", Attention}, {"preNormBlock", PreNormBlockStep}, {"llamaBlock", LlamaBlockStep}, {"setNumThreads", SetThreads}, {"info", Info}, {"setIsa", SetIsa}, {"measurePeak", MeasurePeak}};
   for (const Fn& f : fns) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);

@@ -18,7 +18,103 @@ void dense(const float* x, const float* w, const float* b, float* y, long m, lon
   gemm(x, w, y, m, out, in, false, false, true, &zero, &zero, &zero, 1);
 }
 
+// y[m, out] = b + x[m, in] · W[out, in]ᵀ (no b: zeros)
+void linear(const float* x, const float* w, const float* b, float* y, long m, long in, long out) {
+  if (b)
+    for (long i = 0; i < m; i++) std::memcpy(y + i * out, b, sizeof(float) * out);
+  const double zero = 0;
+  gemm(x, w, y, m, out, in, false, true, b != nullptr, &zero, &zero, &zero, 1);
+}
+
+// x·cos + rotate_half(x)·sin in place for x [B, T, n heads, D]; token (b, t) reads cos/sin row (cosBatch > 1 ? b : 0, t).
+// Rounded as the composed ops round (each product, then the sum).
+void rotary(float* x, long B, long T, long n, long D, const float* cos, const float* sin, long cosBatch) {
+  const long half = D / 2;
+  for (long b = 0; b < B; b++)
+    for (long t = 0; t < T; t++) {
+      const float* c = cos + ((cosBatch > 1 ? b : 0) * T + t) * D;
+      const float* s = sin + ((cosBatch > 1 ? b : 0) * T + t) * D;
+      for (long h = 0; h < n; h++) {
+        float* v = x + ((b * T + t) * n + h) * D;
+        for (long j = 0; j < half; j++) {
+          const float x1 = v[j], x2 = v[j + half];
+          const float a = x1 * c[j], bsin = x2 * s[j], d = x2 * c[j + half], e = x1 * s[j + half];
+          v[j] = a - bsin;
+          v[j + half] = d + e;
+        }
+      }
+    }
+}
+
+// x[rows, n] -> out[B, n / D heads, cap, D] at positions at.. of each sequence (rows = B·T tokens)
+void to_heads(const float* x, float* out, long B, long T, long heads, long D, long cap, long at) {
+  for (long b = 0; b < B; b++)
+    for (long t = 0; t < T; t++)
+      for (long h = 0; h < heads; h++)
+        std::memcpy(out + ((b * heads + h) * cap + at + t) * D, x + ((b * T + t) * heads + h) * D, sizeof(float) * D);
+}
+
+// [B, heads, T, D] -> [B·T, heads·D]
+void from_heads(const float* x, float* out, long B, long T, long heads, long D) {
+  for (long b = 0; b < B; b++)
+    for (long t = 0; t < T; t++)
+      for (long h = 0; h < heads; h++)
+        std::memcpy(out + ((b * T + t) * heads + h) * D, x + ((b * heads + h) * T + t) * D, sizeof(float) * D);
+}
+
 }  // namespace
+
+void llama_block(const LlamaBlock& p, float* x, float* kCache, float* vCache, const float* cos, const float* sin, long cosBatch,
+                 long B, long T, long cap, long past, const float* mask, const long* maskStrides) {
+  const long M = B * T, E = p.hidden, H = p.heads, KV = p.kvHeads, D = p.headDim, F = p.inner;
+  const long unit = 1, size = M * E;
+  std::vector<float> h((size_t)M * E), q((size_t)M * H * D), k((size_t)M * KV * D), v((size_t)M * KV * D), normed((size_t)M * H * D),
+      qh((size_t)M * H * D), att((size_t)M * H * D), o((size_t)M * E), gate((size_t)M * F), up((size_t)M * F), stats(2 * (size_t)M * H);
+  const auto rms = [&](const float* in, const float* w, float* out, long rows, long cols) {
+    norm(in, w, nullptr, out, stats.data(), stats.data() + rows, rows, cols, p.eps, true, p.normOffset);
+  };
+  // attention
+  rms(x, p.inputNorm, h.data(), M, E);
+  linear(h.data(), p.qWeight, p.qBias, q.data(), M, E, H * D);
+  linear(h.data(), p.kWeight, p.kBias, k.data(), M, E, KV * D);
+  linear(h.data(), p.vWeight, p.vBias, v.data(), M, E, KV * D);
+  if (p.qNorm && p.kNorm) {  // per head, over D
+    rms(q.data(), p.qNorm, normed.data(), M * H, D);
+    std::memcpy(q.data(), normed.data(), sizeof(float) * M * H * D);
+    rms(k.data(), p.kNorm, normed.data(), M * KV, D);
+    std::memcpy(k.data(), normed.data(), sizeof(float) * M * KV * D);
+  }
+  rotary(q.data(), B, T, H, D, cos, sin, cosBatch);
+  rotary(k.data(), B, T, KV, D, cos, sin, cosBatch);
+  to_heads(q.data(), qh.data(), B, T, H, D, T, 0);
+  to_heads(k.data(), kCache, B, T, KV, D, cap, past);
+  to_heads(v.data(), vCache, B, T, KV, D, cap, past);
+  attention(qh.data(), kCache, vCache, mask, maskStrides, att.data(), B, H, KV, T, past + T, cap, D, p.scale, p.softcap);
+  from_heads(att.data(), q.data(), B, T, H, D);
+  linear(q.data(), p.oWeight, p.oBias, o.data(), M, H * D, E);
+  const bool sandwich = p.preFeedforwardNorm && p.postFeedforwardNorm;
+  if (sandwich) {
+    rms(o.data(), p.postAttentionNorm, h.data(), M, E);
+    binary(B_ADD, x, &unit, h.data(), &unit, x, &size, 1);
+    rms(x, p.preFeedforwardNorm, h.data(), M, E);
+  } else {
+    binary(B_ADD, x, &unit, o.data(), &unit, x, &size, 1);
+    rms(x, p.postAttentionNorm, h.data(), M, E);
+  }
+  // MLP
+  const long gsize = M * F;
+  linear(h.data(), p.gateWeight, p.gateBias, gate.data(), M, E, F);
+  linear(h.data(), p.upWeight, p.upBias, up.data(), M, E, F);
+  unary(p.activation, gate.data(), gate.data(), (size_t)gsize);
+  binary(B_MUL, gate.data(), &unit, up.data(), &unit, gate.data(), &gsize, 1);
+  linear(gate.data(), p.downWeight, p.downBias, o.data(), M, F, E);
+  if (sandwich) {
+    rms(o.data(), p.postFeedforwardNorm, h.data(), M, E);
+    binary(B_ADD, x, &unit, h.data(), &unit, x, &size, 1);
+  } else {
+    binary(B_ADD, x, &unit, o.data(), &unit, x, &size, 1);
+  }
+}
 
 void prenorm_block(const PreNormBlock& p, float* x, float* kCache, float* vCache, long B, long T, long cap, long past,
                    const float* mask, const long* maskStrides) {
@@ -38,10 +134,7 @@ void prenorm_block(const PreNormBlock& p, float* x, float* kCache, float* vCache
         std::memcpy(vCache + at, row + 2 * E, sizeof(float) * D);
       }
   attention(q.data(), kCache, vCache, mask, maskStrides, att.data(), B, H, H, T, past + T, cap, D, p.scale, 0.0f);
-  for (long b = 0; b < B; b++)
-    for (long t = 0; t < T; t++)
-      for (long hh = 0; hh < H; hh++)
-        std::memcpy(h.data() + (b * T + t) * E + hh * D, att.data() + ((b * H + hh) * T + t) * D, sizeof(float) * D);
+  from_heads(att.data(), h.data(), B, T, H, D);
   dense(h.data(), p.projWeight, p.projBias, q.data(), M, E, E);
   binary(B_ADD, x, &unit, q.data(), &unit, x, &size, 1);
   // x + mlp(ln_2(x))

@@ -51,4 +51,26 @@ struct PreNormBlock {
 void prenorm_block(const PreNormBlock& p, float* x, float* kCache, float* vCache, long B, long T, long cap, long past,
                    const float* mask, const long* maskStrides);
 
+/**
+ * A LLaMA-family decoder layer (LLaMA, Qwen2, Qwen3, Gemma 3), for inference: h = RMSNorm(x); q, k, v = h·Wᵀ
+ * (+ bias), optional per-head RMSNorm of q and k, rotary embedding, grouped-query attention, o_proj; then
+ * x += attn (Gemma 3: x += RMSNorm(attn)), h = RMSNorm(x), x += down(act(gate(h)) · up(h)) (Gemma 3: the MLP
+ * output normed too). Linear weights are stored [out, in] (nn.Linear); absent biases and norms are null.
+ */
+struct LlamaBlock {
+  const float *inputNorm, *qWeight, *qBias, *kWeight, *kBias, *vWeight, *vBias, *oWeight, *oBias, *qNorm, *kNorm;
+  const float *postAttentionNorm, *preFeedforwardNorm, *postFeedforwardNorm;
+  const float *gateWeight, *gateBias, *upWeight, *upBias, *downWeight, *downBias;
+  long hidden, heads, kvHeads, headDim, inner;
+  float eps, normOffset, scale, softcap;
+  int activation;  // a Unary op
+};
+/**
+ * Runs the layer over x [B·T, hidden] in place. cos/sin [cosBatch, T, headDim] (cosBatch 1 or B) rotate q and k;
+ * the new keys/values go to positions past..past+T-1 of the caches [B, kvHeads, cap, headDim], and attention
+ * reads positions 0..past+T-1 (mask as in attention).
+ */
+void llama_block(const LlamaBlock& p, float* x, float* kCache, float* vCache, const float* cos, const float* sin, long cosBatch,
+                 long B, long T, long cap, long past, const float* mask, const long* maskStrides);
+
 }  // namespace lmf

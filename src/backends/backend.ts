@@ -66,12 +66,41 @@ export interface Backend {
    */
   preNormBlock?(weights: PreNormBlockWeights, x: FloatArray, keyCache: FloatArray, valueCache: FloatArray, mask: FloatArray | null,
     maskStrides: readonly number[] | null, shape: PreNormBlockShape): void;
+  /**
+   * Optional whole LLaMA-family decoder layer (LLaMA, Qwen2, Qwen3, Gemma 3), for inference, in place on x
+   * [batch · queryLength, hidden]: RMSNorm, q/k/v projections (optional biases, optional per-head q/k RMSNorm),
+   * rotary embedding by cos/sin [cosBatch, queryLength, headDim] (cosBatch 1 or batch), grouped-query attention
+   * over the caches [batch, kvHeads, capacity, headDim] (new keys/values written at positions past..), o_proj and
+   * the residual; then RMSNorm and the gated MLP down(act(gate(h)) · up(h)) and the residual. With Gemma 3's
+   * pre/post feed-forward norms, post_attention_layernorm norms the attention output instead (sandwich norms).
+   */
+  llamaBlock?(weights: LlamaBlockWeights, x: FloatArray, keyCache: FloatArray, valueCache: FloatArray, cos: FloatArray, sin: FloatArray,
+    mask: FloatArray | null, maskStrides: readonly number[] | null, shape: LlamaBlockShape): void;
 }
 
 /** A GPT-2-shaped block's parameters; linear weights are stored [in, out] (GPT-2's Conv1D). */
 export interface PreNormBlockWeights {
   ln1Weight: FloatArray; ln1Bias: FloatArray; qkvWeight: FloatArray; qkvBias: FloatArray; projWeight: FloatArray; projBias: FloatArray;
   ln2Weight: FloatArray; ln2Bias: FloatArray; fcWeight: FloatArray; fcBias: FloatArray; fc2Weight: FloatArray; fc2Bias: FloatArray;
+}
+
+/** A LLaMA-family layer's parameters, named as in transformers; linear weights are stored [out, in] (nn.Linear). */
+export interface LlamaBlockWeights {
+  inputLayernorm: FloatArray; qProj: FloatArray; qProjBias: FloatArray | null; kProj: FloatArray; kProjBias: FloatArray | null;
+  vProj: FloatArray; vProjBias: FloatArray | null; oProj: FloatArray; oProjBias: FloatArray | null; qNorm: FloatArray | null;
+  kNorm: FloatArray | null; postAttentionLayernorm: FloatArray; preFeedforwardLayernorm: FloatArray | null;
+  postFeedforwardLayernorm: FloatArray | null; gateProj: FloatArray; gateProjBias: FloatArray | null; upProj: FloatArray;
+  upProjBias: FloatArray | null; downProj: FloatArray; downProjBias: FloatArray | null;
+}
+
+export interface LlamaBlockShape {
+  batch: number; queryLength: number; past: number; capacity: number; cosBatch: number;
+  hidden: number; heads: number; kvHeads: number; headDim: number; inner: number;
+  /** RMSNorm epsilon and weight offset (1 for Gemma's (1 + weight) norms). */
+  eps: number; normOffset: number;
+  /** Multiplies q·kᵀ; softcap > 0 applies cap · tanh(scores / cap) (Gemma). */
+  scale: number; softcap: number;
+  activation: UnaryOp;
 }
 
 export interface PreNormBlockShape {

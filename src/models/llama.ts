@@ -9,11 +9,12 @@
  */
 import { Module, ModuleList, Parameter } from "../nn/module.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
-import { getActivation, type Activation } from "../nn/activations.js";
+import { activationOp, getActivation, type Activation } from "../nn/activations.js";
 import { scaledDotProductAttention } from "../nn/attention.js";
 import * as init from "../nn/init.js";
 import { ConfigError } from "../errors.js";
-import { Tensor, arange } from "../tensor/tensor.js";
+import { Tensor, arange, isGradEnabled } from "../tensor/tensor.js";
+import { getBackend, type LlamaBlockWeights } from "../backends/index.js";
 import * as F from "../tensor/ops.js";
 import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
@@ -216,8 +217,9 @@ export class LlamaDecoderLayer extends Module {
   mlp: LlamaMLP;
   post_feedforward_layernorm?: RMSNorm;
 
-  constructor(c: LlamaConfig, layerIdx: number) {
+  constructor(private readonly _config: LlamaConfig, private readonly _layerIdx: number) {
     super();
+    const c = _config, layerIdx = _layerIdx;
     const norm = (): RMSNorm => new RMSNorm(c.hiddenSize, c.rmsNormEps, c.normWeightOffset);
     this.input_layernorm = norm();
     this.self_attn = new LlamaAttention(c, layerIdx);
@@ -228,6 +230,8 @@ export class LlamaDecoderLayer extends Module {
   }
 
   forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
+    const fused = cache ? this.fusedInference(x, cos, sin, mask, cache) : null;
+    if (fused) return fused;
     const attn = this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, mask, cache);
     if (this.pre_feedforward_layernorm && this.post_feedforward_layernorm) {
       const h = F.add(x, this.post_attention_layernorm.forward(attn));
@@ -235,6 +239,39 @@ export class LlamaDecoderLayer extends Module {
     }
     const h = F.add(x, attn);
     return F.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+
+  /**
+   * The same layer as one backend call, when the backend has one and nothing needs recording (generation: eval
+   * mode, f32, no gradient): a decode step then makes one call per layer instead of ~30 ops. Null when it does
+   * not apply.
+   */
+  private fusedInference(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache): Tensor | null {
+    const be = getBackend();
+    const { self_attn: attn, mlp } = this;
+    const parts = {
+      inputLayernorm: this.input_layernorm.weight, qProj: attn.q_proj.weight, qProjBias: attn.q_proj.bias, kProj: attn.k_proj.weight,
+      kProjBias: attn.k_proj.bias, vProj: attn.v_proj.weight, vProjBias: attn.v_proj.bias, oProj: attn.o_proj.weight, oProjBias: attn.o_proj.bias,
+      qNorm: attn.q_norm?.weight ?? null, kNorm: attn.k_norm?.weight ?? null, postAttentionLayernorm: this.post_attention_layernorm.weight,
+      preFeedforwardLayernorm: this.pre_feedforward_layernorm?.weight ?? null, postFeedforwardLayernorm: this.post_feedforward_layernorm?.weight ?? null,
+      gateProj: mlp.gate_proj.weight, gateProjBias: mlp.gate_proj.bias, upProj: mlp.up_proj.weight, upProjBias: mlp.up_proj.bias,
+      downProj: mlp.down_proj.weight, downProjBias: mlp.down_proj.bias,
+    };
+    const present = Object.values(parts).filter((p): p is Tensor => p !== null);
+    if (!be.llamaBlock || this.training || [x, cos, sin, mask, ...present].some((p) => p.dtype !== "f32")) return null;
+    if (isGradEnabled() && (x.requiresGrad || present.some((p) => p.requiresGrad))) return null;
+    const weights = Object.fromEntries(Object.entries(parts).map(([name, p]) => [name, p ? p.floatData : null])) as unknown as LlamaBlockWeights;
+    const c = this._config;
+    const [b, t, hidden] = x.shape as [number, number, number];
+    const slot = cache.reserve(this._layerIdx, [b, c.numKeyValueHeads, t, c.headDim], "f32");
+    const maskStrides = F.attentionMaskStrides(mask, [b, c.numAttentionHeads, t, slot.start + t]);
+    const out = Float32Array.from(x.floatData);
+    be.llamaBlock(weights, out, slot.key.floatData, slot.value.floatData, cos.floatData, sin.floatData, mask.floatData, maskStrides, {
+      batch: b, queryLength: t, past: slot.start, capacity: slot.key.shape[2]!, cosBatch: cos.shape[0]!, hidden, heads: c.numAttentionHeads,
+      kvHeads: c.numKeyValueHeads, headDim: c.headDim, inner: c.intermediateSize, eps: c.rmsNormEps, normOffset: c.normWeightOffset,
+      scale: c.attentionScale, softcap: c.attnLogitSoftcapping ?? 0, activation: activationOp(c.hiddenAct),
+    });
+    return new Tensor(out, x.shape, "f32");
   }
 }
 

@@ -1,7 +1,7 @@
 // Native kernels against the TypeScript reference kernels (and, for GEMM, a float64 triple loop) on random
 // shapes with odd sizes, transposes, accumulation and broadcast batches.
 import { afterAll, describe, expect, it } from "vitest";
-import { jsBackend, type BinaryOp, type UnaryOp } from "../../src/backends/index.js";
+import { jsBackend, type BinaryOp, type LlamaBlockWeights, type UnaryOp } from "../../src/backends/index.js";
 import { isNativeAvailable, measurePeakGflops, nativeBackend, nativeInfo, setNativeIsa } from "../../src/backends/native/index.js";
 import { Generator } from "../../src/utils/rng.js";
 
@@ -337,6 +337,32 @@ describe.skipIf(!available)("native preNormBlock argument checks", () => {
     const attend = (strides: number[]) => be.attention!(q, kv, kv, new Float32Array(3), strides, out, 1, H, H, 1, 3, 4, 0.5, 0);
     expect(() => attend([0, 0, 0, 1])).not.toThrow();
     expect(() => attend([0, 3, 0, 1])).toThrow(/attention: mask strides reach past the mask/);
+  });
+});
+
+describe.skipIf(!available)("native llamaBlock argument checks", () => {
+  const [E, H, KV, D, F, T, cap] = [8, 4, 2, 2, 16, 1, 4];
+  const weights = () => ({
+    inputLayernorm: randArray(E), qProj: randArray(H * D * E), qProjBias: null, kProj: randArray(KV * D * E), kProjBias: null,
+    vProj: randArray(KV * D * E), vProjBias: null, oProj: randArray(E * H * D), oProjBias: null, qNorm: null, kNorm: null,
+    postAttentionLayernorm: randArray(E), preFeedforwardLayernorm: null, postFeedforwardLayernorm: null, gateProj: randArray(F * E),
+    gateProjBias: null, upProj: randArray(F * E), upProjBias: null, downProj: randArray(E * F), downProjBias: null,
+  } as LlamaBlockWeights);
+  const shape = { batch: 1, queryLength: T, past: 0, capacity: cap, cosBatch: 1, hidden: E, heads: H, kvHeads: KV, headDim: D, inner: F,
+    eps: 1e-6, normOffset: 0, scale: 0.5, softcap: 0, activation: "silu" as const };
+  const run = (w = weights(), s = shape, cos = randArray(T * D)) =>
+    nativeBackend().llamaBlock!(w, randArray(T * E), new Float32Array(KV * cap * D), new Float32Array(KV * cap * D), cos, cos, null, null, s);
+
+  it("names the weight, option or size that does not match", () => {
+    expect(() => run()).not.toThrow();
+    expect(() => run({ ...weights(), kProj: randArray(H * D * E) })).toThrow(/llamaBlock: k_proj weight has 64 values, expected 32/);
+    expect(() => run({ ...weights(), qProjBias: randArray(3) })).toThrow(/llamaBlock: q_proj bias has 3 values, expected 8/);
+    expect(() => run({ ...weights(), qNorm: randArray(D) })).toThrow(/q_norm and k_norm go together/);
+    expect(() => run({ ...weights(), preFeedforwardLayernorm: randArray(E) })).toThrow(/pre_ and post_feedforward_layernorm go together/);
+    expect(() => run(weights(), { ...shape, kvHeads: 3 })).toThrow(/kvHeads \(dividing heads\)/);
+    expect(() => run(weights(), { ...shape, past: 4 })).toThrow(/past \+ T <= cap/);
+    expect(() => run(weights(), shape, randArray(D + 1))).toThrow(/cos\/sin must hold/);
+    expect(() => run(weights(), { ...shape, cosBatch: 2 })).toThrow(/cosBatch 1 or B/);
   });
 });
 

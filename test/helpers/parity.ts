@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
+import { getBackend } from "../../src/backends/index.js";
 import { SafetensorsFile, typedArrayFor } from "../../src/io/index.js";
 import { loadModel, type PreTrainedModel, KVCache } from "../../src/models/index.js";
 import { Tensor, noGrad, tensor } from "../../src/tensor/index.js";
@@ -116,4 +117,64 @@ export async function expectSaveRoundTrip(model: PreTrainedModel, inputs: Record
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The backend's fused inference blocks (optional Backend methods). */
+export type FusedBlock = "preNormBlock" | "llamaBlock";
+
+/** Runs `fn` with the backend's fused block on or off, counting the fused calls. */
+export function withFusedBlock<T>(method: FusedBlock, on: boolean, fn: () => T): { result: T; calls: number } {
+  const be = getBackend() as unknown as Record<FusedBlock, ((...args: unknown[]) => void) | undefined>;
+  const fused = be[method];
+  let calls = 0;
+  be[method] = on && fused ? (...args: unknown[]) => { calls++; fused.apply(be, args); } : undefined;
+  try {
+    return { result: fn(), calls };
+  } finally {
+    be[method] = fused;
+  }
+}
+
+/** Prefill of a left-padded batch, then three decode steps with the KV cache: every step's logits and the final cache. */
+function decodeSteps(model: PreTrainedModel): { logits: Tensor[]; cache: KVCache } {
+  return noGrad(() => {
+    const cache = new KVCache();
+    const mask = [[0, 1, 1, 1, 1], [1, 1, 1, 1, 1]];
+    const ids = [[0, 7, 3, 11, 5], [4, 9, 2, 8, 6]];
+    const logits: Tensor[] = [];
+    let out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: [[0, 0, 1, 2, 3], [0, 1, 2, 3, 4]], pastKeyValues: cache, useCache: true });
+    logits.push(out.logits);
+    for (let step = 0; step < 3; step++) {
+      for (const row of mask) row.push(1);
+      out = model.forward({ inputIds: [[3 + step], [10 - step]], attentionMask: mask, positionIds: [[4 + step], [5 + step]], pastKeyValues: cache, useCache: true });
+      logits.push(out.logits);
+    }
+    return { logits, cache };
+  });
+}
+
+/**
+ * Decodes (a padded batch's prefill, then three steps) with the fused block and op by op: the fused block must
+ * run once per layer and forward pass, and give the same logits and cache (relative difference <= tol).
+ */
+export function expectFusedMatchesComposed(method: FusedBlock, model: PreTrainedModel, layers: number, tol = 1e-5): void {
+  const fused = withFusedBlock(method, true, () => decodeSteps(model));
+  const composed = withFusedBlock(method, false, () => decodeSteps(model));
+  expect(fused.calls).toBe(4 * layers);
+  expect(composed.calls).toBe(0);
+  for (const [i, l] of fused.result.logits.entries()) expectRelClose(l, composed.result.logits[i]!, tol);
+  const a = fused.result.cache.layers, b = composed.result.cache.layers;
+  expect(a.length).toBe(layers);
+  for (const [i, kv] of a.entries()) {
+    expectRelClose(kv!.key, b[i]!.key, tol);
+    expectRelClose(kv!.value, b[i]!.value, tol);
+  }
+}
+
+function expectRelClose(a: Tensor, b: Tensor, tol: number): void {
+  expect(a.shape).toEqual(b.shape);
+  const x = a.data as Float32Array, y = b.data as Float32Array;
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / Math.max(1, Math.abs(y[i]!)));
+  expect(worst).toBeLessThanOrEqual(tol);
 }

@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fixturesDir } from "../helpers/cli.js";
-import { expectCacheMatchesFullForward, expectGradsClose, expectLogitsClose, expectLossClose, expectSaveRoundTrip, fixtureModel, readReference, refIds } from "../helpers/parity.js";
+import { expectCacheMatchesFullForward, expectFusedMatchesComposed, expectGradsClose, expectLogitsClose, expectLossClose, expectSaveRoundTrip, fixtureModel, readReference, refIds, withFusedBlock } from "../helpers/parity.js";
+import { getBackend } from "../../src/backends/index.js";
 import { KVCache, loadModel, positionIdsFromMask, type PreTrainedModel } from "../../src/models/index.js";
 import { Tensor, noGrad, tensor } from "../../src/tensor/index.js";
 import * as F from "../../src/tensor/index.js";
@@ -105,6 +106,18 @@ export function describeDecoderParity(name: string, className: string): void {
     it("KV-cache decoding equals the full forward pass", async () => {
       const model = await fixtureModel(name);
       expectCacheMatchesFullForward(model, refIds(await readReference(name), "input_ids"));
+    });
+
+    it.skipIf(getBackend().name !== "native")("decoder layers as one native call give the op-by-op logits and cache (padded batch, prefill, decode steps)", async () => {
+      const model = await fixtureModel(name);
+      expectFusedMatchesComposed("llamaBlock", model, config.num_hidden_layers as number);
+      // not while gradients are recorded, nor in training mode
+      const step = (): number => withFusedBlock("llamaBlock", true, () => model.forward({ inputIds: [[1, 2, 3]], pastKeyValues: new KVCache(), useCache: true })).calls;
+      expect(step()).toBe(0);
+      model.train();
+      expect(noGrad(step)).toBe(0);
+      model.eval();
+      expect(noGrad(step)).toBe(config.num_hidden_layers);
     });
 
     it("save then load round-trips exactly", async () => {

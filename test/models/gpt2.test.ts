@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fixturesDir } from "../helpers/cli.js";
 import { getBackend } from "../../src/backends/index.js";
-import { KVCache, type PreTrainedModel } from "../../src/models/index.js";
-import { noGrad, type Tensor } from "../../src/tensor/index.js";
-import { expectCacheMatchesFullForward, expectGradsClose, expectLogitsClose, expectLossClose, expectSaveRoundTrip, fixtureModel, readReference, refIds } from "../helpers/parity.js";
+import { KVCache } from "../../src/models/index.js";
+import { noGrad } from "../../src/tensor/index.js";
+import { expectCacheMatchesFullForward, expectFusedMatchesComposed, expectGradsClose, expectLogitsClose, expectLossClose, expectSaveRoundTrip, fixtureModel, readReference, refIds, withFusedBlock } from "../helpers/parity.js";
 
 const reference = JSON.parse(readFileSync(path.join(fixturesDir, "gpt2/reference.json"), "utf8"));
 
@@ -78,67 +78,18 @@ describe("GPT-2 with tie_word_embeddings false", () => {
 });
 
 describe.skipIf(getBackend().name !== "native")("GPT-2 blocks as one native call (inference with a cache)", () => {
-  /** Runs `fn` with the backend's fused block on or off, counting the fused calls. */
-  function withFusedBlock<T>(on: boolean, fn: () => T): { result: T; calls: number } {
-    const be = getBackend();
-    const fused = be.preNormBlock;
-    let calls = 0;
-    be.preNormBlock = on && fused ? (...args) => { calls++; fused.apply(be, args); } : undefined;
-    try {
-      return { result: fn(), calls };
-    } finally {
-      be.preNormBlock = fused;
-    }
-  }
-
-  /** Prefill of a left-padded batch, then three decode steps; logits of every step and the final cache. */
-  function decode(model: PreTrainedModel): { logits: Tensor[]; cache: KVCache } {
-    return noGrad(() => {
-      const cache = new KVCache();
-      const mask = [[0, 1, 1, 1, 1], [1, 1, 1, 1, 1]];
-      const ids = [[0, 7, 3, 11, 5], [4, 9, 2, 8, 6]];
-      const logits: Tensor[] = [];
-      let out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: [[0, 0, 1, 2, 3], [0, 1, 2, 3, 4]], pastKeyValues: cache, useCache: true });
-      logits.push(out.logits);
-      for (let step = 0; step < 3; step++) {
-        for (const row of mask) row.push(1);
-        out = model.forward({ inputIds: [[3 + step], [10 - step]], attentionMask: mask, positionIds: [[4 + step], [5 + step]], pastKeyValues: cache, useCache: true });
-        logits.push(out.logits);
-      }
-      return { logits, cache };
-    });
-  }
-
   it("gives the op-by-op block's logits and cache, for a padded batch, a prefill and decode steps", async () => {
-    const model = await fixtureModel("gpt2");
-    const fused = withFusedBlock(true, () => decode(model));
-    const composed = withFusedBlock(false, () => decode(model));
-    expect(fused.calls).toBe(4 * 2); // four forward passes × two layers
-    expect(composed.calls).toBe(0);
-    for (const [i, l] of fused.result.logits.entries()) expectClose(l, composed.result.logits[i]!, 1e-5);
-    const a = fused.result.cache.layers, b = composed.result.cache.layers;
-    expect(a.length).toBe(2);
-    for (const [i, kv] of a.entries()) {
-      expectClose(kv!.key, b[i]!.key, 1e-5);
-      expectClose(kv!.value, b[i]!.value, 1e-5);
-    }
+    expectFusedMatchesComposed("preNormBlock", await fixtureModel("gpt2"), 2);
   });
 
   it("is not used while gradients are recorded or in training mode", async () => {
     const model = await fixtureModel("gpt2");
     const ids = [[1, 2, 3]];
-    expect(withFusedBlock(true, () => model.forward({ inputIds: ids, pastKeyValues: new KVCache(), useCache: true })).calls).toBe(0);
+    const calls = (): number => withFusedBlock("preNormBlock", true, () => noGrad(() => model.forward({ inputIds: ids, pastKeyValues: new KVCache(), useCache: true }))).calls;
+    expect(withFusedBlock("preNormBlock", true, () => model.forward({ inputIds: ids, pastKeyValues: new KVCache(), useCache: true })).calls).toBe(0);
     model.train();
-    expect(withFusedBlock(true, () => noGrad(() => model.forward({ inputIds: ids, pastKeyValues: new KVCache(), useCache: true }))).calls).toBe(0);
+    expect(calls()).toBe(0);
     model.eval();
-    expect(withFusedBlock(true, () => noGrad(() => model.forward({ inputIds: ids, pastKeyValues: new KVCache(), useCache: true }))).calls).toBe(2);
+    expect(calls()).toBe(2);
   });
 });
-
-function expectClose(a: Tensor, b: Tensor, tol: number): void {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.data as Float32Array, y = b.data as Float32Array;
-  let worst = 0;
-  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / Math.max(1, Math.abs(y[i]!)));
-  expect(worst).toBeLessThanOrEqual(tol);
-}

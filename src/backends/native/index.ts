@@ -116,6 +116,19 @@ function createNativeBackend(n: NativeAddon): Backend {
       n.preNormBlock(...(arrays as Float32Array[]), mask as Float32Array | null, maskStrides ? Float64Array.from(maskStrides) : null,
         s.batch, s.queryLength, s.capacity, s.past, s.embed, s.heads, s.inner, s.eps, s.scale, UNARY[s.activation]);
     },
+    llamaBlock(w, x, keyCache, valueCache, cos, sin, mask, maskStrides, s) {
+      const weights = [w.inputLayernorm, w.qProj, w.qProjBias, w.kProj, w.kProjBias, w.vProj, w.vProjBias, w.oProj, w.oProjBias, w.qNorm,
+        w.kNorm, w.postAttentionLayernorm, w.preFeedforwardLayernorm, w.postFeedforwardLayernorm, w.gateProj, w.gateProjBias, w.upProj,
+        w.upProjBias, w.downProj, w.downProjBias];
+      const arrays = [x, keyCache, valueCache, cos, sin];
+      if (!weights.every((a) => a === null || f32(a)) || !arrays.every(f32) || (mask && !f32(mask))) {
+        throw new BackendError("native llamaBlock: weights, x, caches, cos/sin and mask must be Float32Array");
+      }
+      const dims = Float64Array.of(s.batch, s.queryLength, s.capacity, s.past, s.cosBatch, s.hidden, s.heads, s.kvHeads, s.headDim, s.inner,
+        s.eps, s.normOffset, s.scale, s.softcap, UNARY[s.activation]);
+      n.llamaBlock(...(weights as (Float32Array | null)[]), ...(arrays as Float32Array[]), mask as Float32Array | null,
+        maskStrides ? Float64Array.from(maskStrides) : null, dims);
+    },
   };
 }
 

@@ -29,6 +29,8 @@ export interface NativeAddon {
     batch: number, heads: number, kvHeads: number, queryLength: number, keyLength: number, headDim: number, scale: number, softcap: number, kvCapacity: number): void;
   /** weights in PreNormBlockWeights order, then x, caches, mask, strides, B, T, capacity, past, embed, heads, inner, eps, scale, op */
   preNormBlock(...args: (Float32Array | Float64Array | number | null)[]): void;
+  /** weights in LlamaBlockWeights order (null where absent), then x, caches, cos, sin, mask, strides, dims */
+  llamaBlock(...args: (Float32Array | Float64Array | null)[]): void;
   setNumThreads(n: number): void;
   info(): { threads: number; isa: "generic" | "avx2" | "avx512"; bestIsa: "generic" | "avx2" | "avx512" };
   setIsa(isa: 0 | 1 | 2): void;
