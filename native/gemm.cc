@@ -718,6 +718,17 @@ LMF_CLONES void add_into(float* LMF_RESTRICT y, const float* LMF_RESTRICT part, 
   for (long j = 0; j < n; j++) y[j] += part[j];
 }
 
+using RowsKernel = void (*)(const float* w, const float* x, float* y, long rows, long k, bool acc);
+RowsKernel rows_kernel() {
+#if LMF_X86
+  if (current().isa == Isa::avx512) return gemv_rows_avx512;
+#endif
+  return gemv_rows;
+}
+
+// Rows per parallel chunk of a one-row product with rows of length k: about 64 KiB of W.
+long gemv_rows_grain(long k) { return std::max(16L, 16384L / std::max(k, 1L)); }
+
 // Tiny products: packing would cost more than the arithmetic.
 void gemm_small(const Op& o) {
   for (long i = 0; i < o.m; i++) {
@@ -744,14 +755,10 @@ void gemm_one(const Op& o, int nthreads) {
     const float* w = row ? o.b : o.a;
     const long outs = row ? o.n : o.m;
     const bool dotRows = row ? o.tb : !o.ta;  // W's rows are contiguous along k
-    const long grain = dotRows ? std::max(16L, 16384L / std::max(o.k, 1L)) : 256;
+    const long grain = dotRows ? gemv_rows_grain(o.k) : 256;
     const int nt = flops < 32768 ? 1 : nthreads;
     if (dotRows) {
-#if LMF_X86
-      const auto rowsKernel = current().isa == Isa::avx512 ? gemv_rows_avx512 : gemv_rows;
-#else
-      const auto rowsKernel = gemv_rows;
-#endif
+      const auto rowsKernel = rows_kernel();
       if (nt == 1 || outs < 2 * grain) rowsKernel(w, x, o.c, outs, o.k, o.acc);
       else parallel_for((size_t)outs, (size_t)grain, [&](size_t lo, size_t hi) { rowsKernel(w + lo * o.k, x, o.c + lo, (long)(hi - lo), o.k, o.acc); });
       return;
@@ -786,10 +793,11 @@ void gemm_one(const Op& o, int nthreads) {
   }
   const int nt = flops < 262144 ? 1 : nthreads;
   // The column split wins wherever each thread gets columns of its own (measured on Zen 5, 2 threads, against
-  // the shared panel: 2048³ +8-12%, 1024×768×768 +2-10%, 1024³ 0-5%, no shape slower); the shared B panel
-  // serves narrow products, and those whose packed A would not fit its buffer.
+  // the shared panel: 2048³ +8-12%, 1024×768×768 +2-10%, 1024³ 0-5%, no shape slower), and by far on wide
+  // products with a long K (the LM head's input gradient, 256×50257×768: 2.5×) however large their packed A;
+  // the shared B panel serves narrow products, and those whose packed A would not fit its buffer.
   const long slivers = (o.n + current().nr - 1) / current().nr;
-  if (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats) gemm_packed_cols(o, nt);
+  if (o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) gemm_packed_cols(o, nt);
   else gemm_packed(o, nt);
 }
 
@@ -867,6 +875,22 @@ double measure_peak_gflops(double seconds, double window) {
   (void)window;
   return 0.0;
 #endif
+}
+
+void gemv_rows_many(const float* x, long k, const GemvRows* products, int count) {
+  long total = 0;
+  for (int j = 0; j < count; j++) total += products[j].rows;
+  const auto kernel = rows_kernel();
+  // rows [lo, hi) of all the products laid end to end
+  const auto run = [&](long lo, long hi) {
+    long start = 0;
+    for (int j = 0; j < count && start < hi; start += products[j].rows, j++) {
+      const long a = std::max(lo, start) - start, b = std::min(hi, start + products[j].rows) - start;
+      if (a < b) kernel(products[j].w + a * k, x, products[j].y + a, b - a, k, products[j].accumulate);
+    }
+  };
+  if (pool_threads() == 1 || (double)total * k < 32768) run(0, total);
+  else parallel_for((size_t)total, (size_t)gemv_rows_grain(k), [&](size_t lo, size_t hi) { run((long)lo, (long)hi); });
 }
 
 Isa gemm_best_isa() { return detect(); }
