@@ -3,6 +3,7 @@
 // for the few microseconds between its weight streams, and the weights then stream measurably slower. Here
 // the products follow one another with no gap.
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "gemm.h"
@@ -24,6 +25,25 @@ void linear(const float* x, const float* w, const float* b, float* y, long m, lo
     for (long i = 0; i < m; i++) std::memcpy(y + i * out, b, sizeof(float) * out);
   const double zero = 0;
   gemm(x, w, y, m, out, in, false, true, b != nullptr, &zero, &zero, &zero, 1);
+}
+
+// The same for several weights applied to one x; one row (decoding) runs them as one parallel pass.
+struct LinearOut {
+  const float *w, *b;
+  float* y;
+  long out;
+};
+void linear_many(const float* x, long m, long in, std::initializer_list<LinearOut> outs) {
+  if (m != 1) {
+    for (const LinearOut& o : outs) linear(x, o.w, o.b, o.y, m, in, o.out);
+    return;
+  }
+  std::vector<GemvRows> products;
+  for (const LinearOut& o : outs) {
+    if (o.b) std::memcpy(o.y, o.b, sizeof(float) * o.out);
+    products.push_back({o.w, o.y, o.out, o.b != nullptr});
+  }
+  gemv_rows_many(x, in, products.data(), (int)products.size());
 }
 
 // x·cos + rotate_half(x)·sin in place for x [B, T, n heads, D]; token (b, t) reads cos/sin row (cosBatch > 1 ? b : 0, t).
@@ -75,9 +95,7 @@ void llama_block(const LlamaBlock& p, float* x, float* kCache, float* vCache, co
   };
   // attention
   rms(x, p.inputNorm, h.data(), M, E);
-  linear(h.data(), p.qWeight, p.qBias, q.data(), M, E, H * D);
-  linear(h.data(), p.kWeight, p.kBias, k.data(), M, E, KV * D);
-  linear(h.data(), p.vWeight, p.vBias, v.data(), M, E, KV * D);
+  linear_many(h.data(), M, E, {{p.qWeight, p.qBias, q.data(), H * D}, {p.kWeight, p.kBias, k.data(), KV * D}, {p.vWeight, p.vBias, v.data(), KV * D}});
   if (p.qNorm && p.kNorm) {  // per head, over D
     rms(q.data(), p.qNorm, normed.data(), M * H, D);
     std::memcpy(q.data(), normed.data(), sizeof(float) * M * H * D);
@@ -103,8 +121,7 @@ void llama_block(const LlamaBlock& p, float* x, float* kCache, float* vCache, co
   }
   // MLP
   const long gsize = M * F;
-  linear(h.data(), p.gateWeight, p.gateBias, gate.data(), M, E, F);
-  linear(h.data(), p.upWeight, p.upBias, up.data(), M, E, F);
+  linear_many(h.data(), M, E, {{p.gateWeight, p.gateBias, gate.data(), F}, {p.upWeight, p.upBias, up.data(), F}});
   unary(p.activation, gate.data(), gate.data(), (size_t)gsize);
   binary(B_MUL, gate.data(), &unit, up.data(), &unit, gate.data(), &gsize, 1);
   linear(gate.data(), p.downWeight, p.downBias, o.data(), M, F, E);

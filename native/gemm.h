@@ -24,4 +24,17 @@ double measure_peak_gflops(double seconds, double window = 0);
 void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate,
           const double* aOff, const double* bOff, const double* cOff, long batches);
 
+/** One product of gemv_rows_many: y (+)= x · Wᵀ for W [rows, k] (nn.Linear's layout); accumulate adds to y. */
+struct GemvRows {
+  const float* w;
+  float* y;
+  long rows;
+  bool accumulate;
+};
+/**
+ * Several one-row products of the same x [k] in one parallel pass (a decode step's q/k/v or gate/up
+ * projections): one dispatch and one join for all, and small products share the threads' streams.
+ */
+void gemv_rows_many(const float* x, long k, const GemvRows* products, int count);
+
 }  // namespace lmf
