@@ -58,9 +58,9 @@ void rotary(float* x, long B, long T, long n, long D, const float* cos, const fl
         float* v = x + ((b * T + t) * n + h) * D;
         for (long j = 0; j < half; j++) {
           const float x1 = v[j], x2 = v[j + half];
-          const float a = x1 * c[j], bsin = x2 * s[j], d = x2 * c[j + half], e = x1 * s[j + half];
-          v[j] = a - bsin;
-          v[j + half] = d + e;
+          const float p1 = x1 * c[j], p2 = x2 * s[j], p3 = x2 * c[j + half], p4 = x1 * s[j + half];
+          v[j] = p1 - p2;
+          v[j + half] = p3 + p4;
         }
       }
     }

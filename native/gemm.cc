@@ -25,7 +25,7 @@ constexpr long KC = 512;          // depth of one packed block (shared-B-panel p
 constexpr long KC_COLS = 768;     // depth of one packed block (column-split path): covers GPT-2's K = 768 in one
 constexpr long MC = 144;          // rows of A per block (multiple of every MR): MC×KC stays in L2
 constexpr long kBPanelFloats = 4L << 20;  // packed B panel (16 MiB, in L3): one panel, two barriers, for most shapes
-constexpr long kAPanelFloats = 8L << 20;  // packed A of the column split (32 MiB), all of op(A) at once
+constexpr long kAPanelFloats = 8L << 20;  // packed A (32 MiB) up to which the column split takes products that are not wide
 constexpr long kPackSlivers = 4;  // B slivers packed per claim: 4×32 floats = 512 contiguous bytes read per row
 constexpr long MAX_MR = 12, MAX_NR = 32;
 
@@ -438,9 +438,11 @@ void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool
   }
 }
 
-// Column split (most products): all of op(A) is packed once, by both threads, then each work item is a range
-// of B slivers that its thread packs block by block into its own L2-sized buffer and multiplies by every row
-// block; B is packed exactly once and never leaves L2.
+// Column split (most products): all of op(A) is packed once, then each work item is a range of B slivers that
+// its thread packs block by block into its own L2-sized buffer and multiplies by every row block; B is packed
+// exactly once and never leaves L2. Row-major A is packed by the first tile that needs each sliver, its reads
+// overlapping that tile's FMAs (a packing pass beforehand waits on memory; against it, measured on Zen 5 with 2
+// threads: 1024×1536×384 +7%, 1024×768×768 +3-5%, other shapes within ±2%); transposed A up front.
 void gemm_packed_cols(const Op& o, int nthreads) {
   const Kernel kern = current();
   const long mr = kern.mr, nr = kern.nr;
@@ -453,9 +455,6 @@ void gemm_packed_cols(const Op& o, int nthreads) {
   const long mBlocks = (mPad + MCt - 1) / MCt;
   const long kBlocks = (o.k + KCt - 1) / KCt;
   float* apanel = scratch().b((size_t)mPad * o.k);  // block p0 at apanel + p0·mPad, row block i0 at + i0·kc
-  // Row-major A is packed by the first tile that needs each sliver, its reads overlapping that tile's FMAs; a
-  // packing pass beforehand waits on memory (measured against it on Zen 5, 2 threads: 1024×1536×384 +7%,
-  // 1024×768×768 +3-5%, other shapes within ±2%). Transposed A is packed up front.
   const bool lazy = kern.rowsA && !o.ta;
   std::unique_ptr<std::atomic<uint8_t>[]> aState(lazy ? new std::atomic<uint8_t>[kBlocks * rowSlivers]() : nullptr);
   if (!lazy) {
