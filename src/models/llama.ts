@@ -219,10 +219,10 @@ export class LlamaDecoderLayer extends Module {
 
   constructor(private readonly _config: LlamaConfig, private readonly _layerIdx: number) {
     super();
-    const c = _config, layerIdx = _layerIdx;
+    const c = _config;
     const norm = (): RMSNorm => new RMSNorm(c.hiddenSize, c.rmsNormEps, c.normWeightOffset);
     this.input_layernorm = norm();
-    this.self_attn = new LlamaAttention(c, layerIdx);
+    this.self_attn = new LlamaAttention(c, _layerIdx);
     this.post_attention_layernorm = norm();
     if (c.sandwichNorms) this.pre_feedforward_layernorm = norm();
     this.mlp = new LlamaMLP(c);
