@@ -8,14 +8,14 @@ import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import { activationOp, getActivation, type Activation } from "../nn/activations.js";
 import { scaledDotProductAttention } from "../nn/attention.js";
 import * as init from "../nn/init.js";
-import { Tensor, arange, isGradEnabled, zeros } from "../tensor/tensor.js";
+import { Tensor, arange, zeros } from "../tensor/tensor.js";
 import { getBackend, type PreNormBlockWeights } from "../backends/index.js";
 import * as F from "../tensor/ops.js";
 import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
-import { PreTrainedModel, TiedLinear, causalLMInputs, lmHead, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { PreTrainedModel, TiedLinear, causalLMInputs, fusedBlockArrays, lmHead, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
 import { getDefaultGenerator } from "../utils/rng.js";
 
@@ -152,16 +152,16 @@ class GPT2Block extends Module {
    */
   private fusedInference(x: Tensor, mask: Tensor, cache: KVCache): Tensor | null {
     const be = getBackend();
+    if (!be.preNormBlock) return null;
     const { attn, mlp, ln_1, ln_2 } = this;
     const parts = {
       ln1Weight: ln_1.weight, ln1Bias: ln_1.bias, qkvWeight: attn.c_attn.weight, qkvBias: attn.c_attn.bias, projWeight: attn.c_proj.weight,
       projBias: attn.c_proj.bias, ln2Weight: ln_2.weight, ln2Bias: ln_2.bias, fcWeight: mlp.c_fc.weight, fcBias: mlp.c_fc.bias,
       fc2Weight: mlp.c_proj.weight, fc2Bias: mlp.c_proj.bias,
     };
-    const params = Object.values(parts);
-    if (!be.preNormBlock || this.training || x.dtype !== "f32" || mask.dtype !== "f32" || params.some((p) => !p || p.dtype !== "f32")) return null;
-    if (isGradEnabled() && (x.requiresGrad || params.some((p) => p!.requiresGrad))) return null;
-    const weights = Object.fromEntries(Object.entries(parts).map(([name, p]) => [name, p!.floatData])) as unknown as PreNormBlockWeights;
+    const arrays = fusedBlockArrays(this.training, [x, mask], parts);
+    if (!arrays || Object.values(arrays).includes(null)) return null;
+    const weights = arrays as PreNormBlockWeights;
     const [b, t, embed] = x.shape as [number, number, number];
     const heads = this._config.nHead;
     const slot = cache.reserve(attn.layerIdx, [b, heads, t, attn._headDim], "f32");

@@ -13,14 +13,14 @@ import { activationOp, getActivation, type Activation } from "../nn/activations.
 import { scaledDotProductAttention } from "../nn/attention.js";
 import * as init from "../nn/init.js";
 import { ConfigError } from "../errors.js";
-import { Tensor, arange, isGradEnabled } from "../tensor/tensor.js";
+import { Tensor, arange } from "../tensor/tensor.js";
 import { getBackend, type LlamaBlockWeights } from "../backends/index.js";
 import * as F from "../tensor/ops.js";
 import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
 import { KVCache } from "./cache.js";
 import { buildAttentionMask } from "./masks.js";
-import { PreTrainedModel, TiedLinear, causalLMInputs, lmHead, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
+import { PreTrainedModel, TiedLinear, causalLMInputs, fusedBlockArrays, lmHead, causalLMLoss, toIds, type ModelInputs, type ModelOutput } from "./model.js";
 import { registerModelFamily } from "./registry.js";
 import { LAYER_TYPES, RotaryEmbedding, applyRotary, readRopeParameters, type LayerType, type RopeParameters } from "./rope.js";
 
@@ -248,6 +248,7 @@ export class LlamaDecoderLayer extends Module {
    */
   private fusedInference(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache): Tensor | null {
     const be = getBackend();
+    if (!be.llamaBlock) return null;
     const { self_attn: attn, mlp } = this;
     const parts = {
       inputLayernorm: this.input_layernorm.weight, qProj: attn.q_proj.weight, qProjBias: attn.q_proj.bias, kProj: attn.k_proj.weight,
@@ -257,10 +258,8 @@ export class LlamaDecoderLayer extends Module {
       gateProj: mlp.gate_proj.weight, gateProjBias: mlp.gate_proj.bias, upProj: mlp.up_proj.weight, upProjBias: mlp.up_proj.bias,
       downProj: mlp.down_proj.weight, downProjBias: mlp.down_proj.bias,
     };
-    const present = Object.values(parts).filter((p): p is Tensor => p !== null);
-    if (!be.llamaBlock || this.training || [x, cos, sin, mask, ...present].some((p) => p.dtype !== "f32")) return null;
-    if (isGradEnabled() && (x.requiresGrad || present.some((p) => p.requiresGrad))) return null;
-    const weights = Object.fromEntries(Object.entries(parts).map(([name, p]) => [name, p ? p.floatData : null])) as unknown as LlamaBlockWeights;
+    const weights = fusedBlockArrays(this.training, [x, cos, sin, mask], parts) as LlamaBlockWeights | null;
+    if (!weights) return null;
     const c = this._config;
     const [b, t, hidden] = x.shape as [number, number, number];
     const slot = cache.reserve(this._layerIdx, [b, c.numKeyValueHeads, t, c.headDim], "f32");

@@ -1,7 +1,8 @@
 import { TensorError } from "../errors.js";
 import { Linear } from "../nn/layers.js";
 import { Module, Parameter } from "../nn/module.js";
-import { Tensor, tensor } from "../tensor/tensor.js";
+import { Tensor, isGradEnabled, tensor } from "../tensor/tensor.js";
+import type { FloatArray } from "../tensor/dtype.js";
 import * as F from "../tensor/ops.js";
 import { Generator } from "../utils/rng.js";
 import type { BaseConfig } from "./config.js";
@@ -130,6 +131,20 @@ export function lmHead(tie: boolean, embeddings: Parameter, hiddenSize: number, 
 }
 
 /** Causal LM loss as transformers computes it: predict token t+1 from position t; -100 ignored. */
+/**
+ * The data of a block's parameters (null where a part is absent) when the block may run as one fused backend call
+ * for inference: not training, the inputs and every present part f32, and nothing recording a gradient. Null when
+ * it may not.
+ */
+export function fusedBlockArrays<K extends string>(training: boolean, inputs: Tensor[], parts: Record<K, Tensor | null>): Record<K, FloatArray | null> | null {
+  const present = (Object.values(parts) as (Tensor | null)[]).filter((p): p is Tensor => p !== null);
+  if (training || [...inputs, ...present].some((t) => t.dtype !== "f32")) return null;
+  if (isGradEnabled() && [...inputs, ...present].some((t) => t.requiresGrad)) return null;
+  const out = {} as Record<K, FloatArray | null>;
+  for (const name of Object.keys(parts) as K[]) out[name] = parts[name]?.floatData ?? null;
+  return out;
+}
+
 export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
   const [b, t, v] = logits.shape as [number, number, number];
   const shifted = F.reshape(F.slice(logits, 1, 0, t - 1), [b * (t - 1), v]);
