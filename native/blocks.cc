@@ -12,22 +12,21 @@
 namespace lmf {
 namespace {
 
-// y[m, out] = b + x[m, in] · W[in, out]
-void dense(const float* x, const float* w, const float* b, float* y, long m, long in, long out) {
-  for (long i = 0; i < m; i++) std::memcpy(y + i * out, b, sizeof(float) * out);
-  const double zero = 0;
-  gemm(x, w, y, m, out, in, false, false, true, &zero, &zero, &zero, 1);
-}
-
-// y[m, out] = b + x[m, in] · W[out, in]ᵀ (no b: zeros)
-void linear(const float* x, const float* w, const float* b, float* y, long m, long in, long out) {
+// y[m, out] = b + x[m, in] · W (no b: zeros), W stored [out, in] (nn.Linear) or, with `wInOut`, [in, out] (GPT-2's Conv1D)
+void linear(const float* x, const float* w, const float* b, float* y, long m, long in, long out, bool wInOut = false) {
   if (b)
     for (long i = 0; i < m; i++) std::memcpy(y + i * out, b, sizeof(float) * out);
   const double zero = 0;
-  gemm(x, w, y, m, out, in, false, true, b != nullptr, &zero, &zero, &zero, 1);
+  gemm(x, w, y, m, out, in, false, !wInOut, b != nullptr, &zero, &zero, &zero, 1);
 }
 
-// The same for several weights applied to one x; one row (decoding) runs them as one parallel pass.
+// x[n] += y[n], with the binary kernel
+void residual_add(float* x, const float* y, long n) {
+  const long unit = 1;
+  binary(B_ADD, x, &unit, y, &unit, x, &n, 1);
+}
+
+// The same as linear for several weights [out, in] applied to one x; one row (decoding) runs them as one parallel pass.
 struct LinearOut {
   const float *w, *b;
   float* y;
@@ -87,11 +86,19 @@ void from_heads(const float* x, float* out, long B, long T, long heads, long D) 
 void llama_block(const LlamaBlock& p, float* x, float* kCache, float* vCache, const float* cos, const float* sin, long cosBatch,
                  long B, long T, long cap, long past, const float* mask, const long* maskStrides) {
   const long M = B * T, E = p.hidden, H = p.heads, KV = p.kvHeads, D = p.headDim, F = p.inner;
-  const long unit = 1, size = M * E;
   std::vector<float> h((size_t)M * E), q((size_t)M * H * D), k((size_t)M * KV * D), v((size_t)M * KV * D), normed((size_t)M * H * D),
       qh((size_t)M * H * D), att((size_t)M * H * D), o((size_t)M * E), gate((size_t)M * F), up((size_t)M * F), stats(2 * (size_t)M * H);
   const auto rms = [&](const float* in, const float* w, float* out, long rows, long cols) {
     norm(in, w, nullptr, out, stats.data(), stats.data() + rows, rows, cols, p.eps, true, p.normOffset);
+  };
+  // x += y, or (Gemma 3's sandwich norms) x += RMSNorm(y) with weight `sandwichNorm`
+  const bool sandwich = p.preFeedforwardNorm && p.postFeedforwardNorm;
+  const auto residual = [&](const float* y, const float* sandwichNorm) {
+    if (sandwich) {
+      rms(y, sandwichNorm, h.data(), M, E);
+      y = h.data();
+    }
+    residual_add(x, y, M * E);
   };
   // attention
   rms(x, p.inputNorm, h.data(), M, E);
@@ -110,37 +117,24 @@ void llama_block(const LlamaBlock& p, float* x, float* kCache, float* vCache, co
   attention(qh.data(), kCache, vCache, mask, maskStrides, att.data(), B, H, KV, T, past + T, cap, D, p.scale, p.softcap);
   from_heads(att.data(), q.data(), B, T, H, D);
   linear(q.data(), p.oWeight, p.oBias, o.data(), M, H * D, E);
-  const bool sandwich = p.preFeedforwardNorm && p.postFeedforwardNorm;
-  if (sandwich) {
-    rms(o.data(), p.postAttentionNorm, h.data(), M, E);
-    binary(B_ADD, x, &unit, h.data(), &unit, x, &size, 1);
-    rms(x, p.preFeedforwardNorm, h.data(), M, E);
-  } else {
-    binary(B_ADD, x, &unit, o.data(), &unit, x, &size, 1);
-    rms(x, p.postAttentionNorm, h.data(), M, E);
-  }
-  // MLP
-  const long gsize = M * F;
+  residual(o.data(), p.postAttentionNorm);
+  // MLP (LLaMA: post_attention_layernorm is the norm before it)
+  rms(x, sandwich ? p.preFeedforwardNorm : p.postAttentionNorm, h.data(), M, E);
+  const long unit = 1, gsize = M * F;
   linear_many(h.data(), M, E, {{p.gateWeight, p.gateBias, gate.data(), F}, {p.upWeight, p.upBias, up.data(), F}});
   unary(p.activation, gate.data(), gate.data(), (size_t)gsize);
   binary(B_MUL, gate.data(), &unit, up.data(), &unit, gate.data(), &gsize, 1);
   linear(gate.data(), p.downWeight, p.downBias, o.data(), M, F, E);
-  if (sandwich) {
-    rms(o.data(), p.postFeedforwardNorm, h.data(), M, E);
-    binary(B_ADD, x, &unit, h.data(), &unit, x, &size, 1);
-  } else {
-    binary(B_ADD, x, &unit, o.data(), &unit, x, &size, 1);
-  }
+  residual(o.data(), p.postFeedforwardNorm);
 }
 
 void prenorm_block(const PreNormBlock& p, float* x, float* kCache, float* vCache, long B, long T, long cap, long past,
                    const float* mask, const long* maskStrides) {
   const long M = B * T, E = p.embed, H = p.heads, D = E / H;
-  const long unit = 1, size = M * E;  // the residual adds: x[size] += out[size], both contiguous
   std::vector<float> h((size_t)M * E), qkv((size_t)M * 3 * E), q((size_t)M * E), att((size_t)M * E), ff((size_t)M * p.inner), stats(2 * (size_t)M);
   // x + proj(attention(ln_1(x)))
   norm(x, p.ln1Weight, p.ln1Bias, h.data(), stats.data(), stats.data() + M, M, E, p.eps, false, 0.0f);
-  dense(h.data(), p.qkvWeight, p.qkvBias, qkv.data(), M, E, 3 * E);
+  linear(h.data(), p.qkvWeight, p.qkvBias, qkv.data(), M, E, 3 * E, true);
   for (long b = 0; b < B; b++)
     for (long t = 0; t < T; t++)
       for (long hh = 0; hh < H; hh++) {
@@ -152,14 +146,14 @@ void prenorm_block(const PreNormBlock& p, float* x, float* kCache, float* vCache
       }
   attention(q.data(), kCache, vCache, mask, maskStrides, att.data(), B, H, H, T, past + T, cap, D, p.scale, 0.0f);
   from_heads(att.data(), h.data(), B, T, H, D);
-  dense(h.data(), p.projWeight, p.projBias, q.data(), M, E, E);
-  binary(B_ADD, x, &unit, q.data(), &unit, x, &size, 1);
+  linear(h.data(), p.projWeight, p.projBias, q.data(), M, E, E, true);
+  residual_add(x, q.data(), M * E);
   // x + mlp(ln_2(x))
   norm(x, p.ln2Weight, p.ln2Bias, h.data(), stats.data(), stats.data() + M, M, E, p.eps, false, 0.0f);
-  dense(h.data(), p.fcWeight, p.fcBias, ff.data(), M, E, p.inner);
+  linear(h.data(), p.fcWeight, p.fcBias, ff.data(), M, E, p.inner, true);
   unary(p.activation, ff.data(), ff.data(), (size_t)M * p.inner);
-  dense(ff.data(), p.fc2Weight, p.fc2Bias, q.data(), M, p.inner, E);
-  binary(B_ADD, x, &unit, q.data(), &unit, x, &size, 1);
+  linear(ff.data(), p.fc2Weight, p.fc2Bias, q.data(), M, p.inner, E, true);
+  residual_add(x, q.data(), M * E);
 }
 
 }  // namespace lmf
