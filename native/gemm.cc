@@ -154,6 +154,7 @@ __attribute__((target("avx512f,fma"))) void ukr_avx512_pf(long kc, const float* 
 }
 __attribute__((target("avx512f,fma"))) void ukr_avx512_rowsa(long kc, const float* LMF_RESTRICT a, long lda, float* LMF_RESTRICT adst,
                                                               const float* LMF_RESTRICT b, float* LMF_RESTRICT c, long ldc, bool add) {
+  // two inlined copies, so the one that only reads has no store test in its loop
   if (adst) ukr_avx512_body<12, false, false, true>(kc, a, b, 32, nullptr, c, ldc, add, nullptr, lda, adst);
   else ukr_avx512_body<12, false, false, true>(kc, a, b, 32, nullptr, c, ldc, add, nullptr, lda, nullptr);
 }
