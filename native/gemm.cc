@@ -19,13 +19,11 @@
 namespace lmf {
 namespace {
 
-// Measured on Zen 5 (48 KiB L1d, 1 MiB L2): deeper blocks than "B micro-panel in L1" win, since the kernel
-// hides L2 latency and every extra K block costs one more read and write of the C tile.
-constexpr long KC = 512;          // depth of one packed block (shared-B-panel path)
-constexpr long KC_COLS = 768;     // depth of one packed block (column-split path): covers GPT-2's K = 768 in one
-constexpr long MC = 144;          // rows of A per block (multiple of every MR): MC×KC stays in L2
 constexpr long kBPanelFloats = 4L << 20;  // packed B panel (16 MiB, in L3): one panel, two barriers, for most shapes
 constexpr long kAPanelFloats = 8L << 20;  // packed A (32 MiB) up to which the column split takes products that are not wide
+// Packed B block (1 MiB) up to which a wide column-split item takes its columns (Zen 3, 2 threads: against 4 MiB,
+// 256×768×3072 +1-7%, the others within noise).
+constexpr long kWideItemFloats = 1L << 18;
 constexpr long kPackSlivers = 4;  // B slivers packed per claim: 4×32 floats = 512 contiguous bytes read per row
 constexpr long MAX_MR = 12, MAX_NR = 32;
 
@@ -51,25 +49,52 @@ void ukr_generic(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT
 }
 
 #if LMF_X86
-// AVX2 + FMA: 6×16 tile, 12 ymm accumulators.
-__attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
-                                                   float* LMF_RESTRICT c, long ldc, bool add) {
-  __m256 acc[6][2];
+// AVX2 + FMA: R×16 tile, 2R ymm accumulators; R = 6 is the main kernel (12 chains cover two FMA pipes × latency
+// 4, and 12 accumulators + 2 B vectors + 1 broadcast fit the 16 registers), smaller R serve the last rows of C.
+// AROWS as in the AVX-512 body below. There is no form that packs B as it goes (PACK below): on Zen 3 such a tile
+// reads B's rows a page walk apart and ran 4-8× as slow as a plain tile; a packing pass per block costs less.
+// Not one template with the AVX-512 body: each is tuned on its own machine, and only one of them is measured here.
+template <int R, bool AROWS = false>
+__attribute__((target("avx2,fma"), always_inline)) inline void ukr_avx2_body(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
+                                                                             float* LMF_RESTRICT c, long ldc, bool add, long lda = 0,
+                                                                             float* LMF_RESTRICT adst = nullptr) {
+  static_assert(!AROWS || R == 6, "rows of A are read in two groups of three");
+  const long l1 = lda, l2 = 2 * lda;
+  const float *a0 = a, *a3 = a + 3 * lda;
+  __m256 acc[R][2];
+  // The C tile is read only at the end: fetch it now while the loop runs.
 #pragma GCC unroll 6
-  for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int i = 0; i < R; i++) {
+    _mm_prefetch((const char*)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char*)(c + i * ldc + 15), _MM_HINT_T0);
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  // Unrolled: fewer loop µops per FMA (Zen 3, kernel alone on L2-resident panels: 8-12% faster on average,
+  // best runs 2-5%; this machine's cores are shared, and the fewer µops the less the sharing costs).
+#pragma GCC unroll 4
   for (long p = 0; p < kc; p++) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    if (!AROWS) _mm_prefetch((const char*)(a + R * 8), _MM_HINT_T0);
 #pragma GCC unroll 6
-    for (int i = 0; i < 6; i++) {
-      const __m256 ai = _mm256_broadcast_ss(a + i);
+    for (int i = 0; i < R; i++) {
+      const float* row = i < 3 ? a0 : a3;
+      const long off = i % 3 == 0 ? 0 : i % 3 == 1 ? l1 : l2;
+      const __m256 ai = _mm256_broadcast_ss(AROWS ? row + off : a + i);
+      if (AROWS && adst) adst[i] = _mm256_cvtss_f32(ai);
       acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
-    a += 6;
+    if (AROWS) {
+      a0++, a3++;
+      if (adst) adst += R;
+    } else {
+      a += R;
+    }
     b += 16;
   }
 #pragma GCC unroll 6
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < R; i++) {
     float* row = c + i * ldc;
     if (add) {
       acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(row));
@@ -78,6 +103,18 @@ __attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* LMF_REST
     _mm256_storeu_ps(row, acc[i][0]);
     _mm256_storeu_ps(row + 8, acc[i][1]);
   }
+}
+
+template <int R>
+__attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
+                                                   float* LMF_RESTRICT c, long ldc, bool add) {
+  ukr_avx2_body<R>(kc, a, b, c, ldc, add);
+}
+__attribute__((target("avx2,fma"))) void ukr_avx2_rowsa(long kc, const float* LMF_RESTRICT a, long lda, float* LMF_RESTRICT adst,
+                                                         const float* LMF_RESTRICT b, float* LMF_RESTRICT c, long ldc, bool add) {
+  // two inlined copies, so the one that only reads has no store test in its loop
+  if (adst) ukr_avx2_body<6, true>(kc, a, b, c, ldc, add, lda, adst);
+  else ukr_avx2_body<6, true>(kc, a, b, c, ldc, add, lda, nullptr);
 }
 
 // AVX-512: R×32 tile, 2R zmm accumulators; R = 12 is the main kernel (two FMA pipes × latency 4 need at least 8
@@ -167,6 +204,13 @@ __attribute__((target("avx512f,fma"))) void ukr_avx512_packb(long kc, const floa
 struct Kernel {
   Isa isa;
   long mr, nr;
+  // Blocking, per machine: K depth of a packed block on the shared-panel path and on the column split, rows of
+  // A per block (a multiple of mr), B slivers per column-split work item.
+  long kc, kcCols, mc, nsl;
+  // Column split: false, items of about nsl slivers (B block in L2, claimed dynamically); true, one item per
+  // thread where it fits kWideItemFloats (B packed a block of whole item-wide rows at a time, then used nsl
+  // slivers at a time).
+  bool wideItems;
   Ukr ukr;
   const Ukr* edge;  // edge[h]: kernel for h < mr rows (A slivers packed h tall), or null: full kernel into a tile
   UkrPackB packB;   // or null
@@ -175,16 +219,20 @@ struct Kernel {
 };
 
 #if LMF_X86
+const Ukr kEdge256[6] = {nullptr, ukr_avx2<1>, ukr_avx2<2>, ukr_avx2<3>, ukr_avx2<4>, ukr_avx2<5>};
 const Ukr kEdge512[12] = {nullptr, ukr_avx512<1>, ukr_avx512<2>, ukr_avx512<3>, ukr_avx512<4>, ukr_avx512<5>,
                           ukr_avx512<6>, ukr_avx512<7>, ukr_avx512<8>, ukr_avx512<9>, ukr_avx512<10>, ukr_avx512<11>};
 #endif
 
 Kernel kernel_for(Isa isa) {
 #if LMF_X86
-  if (isa == Isa::avx512) return {Isa::avx512, 12, 32, ukr_avx512<12>, kEdge512, ukr_avx512_packb, ukr_avx512_pf, ukr_avx512_rowsa};
-  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, ukr_avx2, nullptr, nullptr, nullptr, nullptr};
+  // Zen 5 (48 KiB L1d, 1 MiB L2): deeper blocks than "B micro-panel in L1" win, since the kernel hides L2 latency
+  // and every extra K block costs one more read and write of the C tile; K = 768 covers GPT-2's in one block.
+  if (isa == Isa::avx512)
+    return {Isa::avx512, 12, 32, 512, 768, 144, 8, false, ukr_avx512<12>, kEdge512, ukr_avx512_packb, ukr_avx512_pf, ukr_avx512_rowsa};
+  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, 256, 256, 144, 8, true, ukr_avx2<6>, kEdge256, nullptr, nullptr, ukr_avx2_rowsa};
 #endif
-  return {Isa::generic, 4, 16, ukr_generic, nullptr, nullptr, nullptr, nullptr};
+  return {Isa::generic, 4, 16, 512, 768, 144, 8, false, ukr_generic, nullptr, nullptr, nullptr, nullptr};
 }
 
 Isa detect() {
@@ -304,20 +352,38 @@ bool has_avx512() {
 
 // Packs op(B)[p0:p0+kc, j0 + s·nr ...] for slivers s in [s0, s1) of nr columns each (zero-padded past column
 // jEnd), sliver s at dst + (s - s0)·kc·nr laid out kc×nr. Untransposed B is walked row by row (one contiguous
-// read per row of the range) so the reads stream even when rows are a power-of-two apart.
+// read per row of the range) so the reads stream even when rows are a power-of-two apart; its rows are often a
+// page or more apart, and the hardware prefetchers do not run ahead of such a sweep, so each row is fetched
+// eight rows before it is copied (256×3072×768 on Zen 3, 2 threads: 1.04-1.13× faster).
+void pack_b_rows(const Op& o, long p0, long kc, long j0, long jEnd, long nr, float* dst, long s0, long s1) {
+  constexpr long kAhead = 8;
+  const long full = std::max(s0, std::min(s1, (jEnd - j0) / nr));  // slivers with all nr columns present
+  const long width = std::min(jEnd - j0, s1 * nr) - s0 * nr;
+  const auto fetch = [&](long p) {
+    const float* row = o.b + (p0 + p) * o.n + j0 + s0 * nr;
+    for (long q = 0; q < width; q += 16) __builtin_prefetch(row + q);
+    __builtin_prefetch(row + width - 1);
+  };
+  for (long p = 0; p < std::min(kc, kAhead) && width > 0; p++) fetch(p);
+  for (long p = 0; p < kc; p++) {
+    if (p + kAhead < kc && width > 0) fetch(p + kAhead);
+    const float* src = o.b + (p0 + p) * o.n + j0;
+    if (nr == 16)  // a copy of known size compiles to a few vector moves instead of a call per 64 bytes
+      for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * 16, src + s * 16, 16 * sizeof(float));
+    else
+      for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * nr, src + s * nr, nr * sizeof(float));
+    for (long s = full; s < s1; s++) {
+      float* d = dst + ((s - s0) * kc + p) * nr;
+      const long w = std::max(0L, std::min(nr, jEnd - j0 - s * nr));
+      std::memcpy(d, src + s * nr, w * sizeof(float));
+      for (long j = w; j < nr; j++) d[j] = 0.0f;
+    }
+  }
+}
+
 void pack_b_slivers(const Op& o, long p0, long kc, long j0, long jEnd, long nr, float* dst, long s0, long s1) {
   if (!o.tb) {
-    const long full = std::max(s0, std::min(s1, (jEnd - j0) / nr));  // slivers with all nr columns present
-    for (long p = 0; p < kc; p++) {
-      const float* src = o.b + (p0 + p) * o.n + j0;
-      for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * nr, src + s * nr, nr * sizeof(float));
-      for (long s = full; s < s1; s++) {
-        float* d = dst + ((s - s0) * kc + p) * nr;
-        const long w = std::max(0L, std::min(nr, jEnd - j0 - s * nr));
-        std::memcpy(d, src + s * nr, w * sizeof(float));
-        for (long j = w; j < nr; j++) d[j] = 0.0f;
-      }
-    }
+    pack_b_rows(o, p0, kc, j0, jEnd, nr, dst, s0, s1);
     return;
   }
   for (long s = s0; s < s1; s++) {
@@ -447,10 +513,11 @@ void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool
 void gemm_packed_cols(const Op& o, int nthreads) {
   const Kernel kern = current();
   const long mr = kern.mr, nr = kern.nr;
-  constexpr long KCt = KC_COLS, MCt = MC, NSL = 8, IPT = 2;
+  const long KCt = kern.kcCols, MCt = kern.mc, NSL = kern.nsl, IPT = 2;
   const long slivers = (o.n + nr - 1) / nr;
   // a multiple of the thread count where there are slivers enough, so no thread idles through the last item
-  const long itemsMin = std::max((slivers + NSL - 1) / NSL, std::min(slivers, IPT * nthreads));
+  const long itemsMin = kern.wideItems ? std::max<long>(nthreads, (slivers * KCt * nr + kWideItemFloats - 1) / kWideItemFloats)
+                                       : std::max((slivers + NSL - 1) / NSL, std::min(slivers, IPT * nthreads));
   const long items = std::min(slivers, (itemsMin + nthreads - 1) / nthreads * nthreads);
   const long rowSlivers = (o.m + mr - 1) / mr, mPad = rowSlivers * mr;
   const long mBlocks = (mPad + MCt - 1) / MCt;
@@ -484,14 +551,17 @@ void gemm_packed_cols(const Op& o, int nthreads) {
         const bool fused = kern.packB && !o.tb && i1First >= mr;
         const long sFull = fused ? std::max(sA, std::min(sB, o.n / nr)) : sA;
         if (sFull < sB) pack_b_slivers(o, p0, kc, 0, o.n, nr, bb + (sFull - sA) * kc * nr, sFull, sB);
-        for (long ib = 0; ib < mBlocks; ib++) {
-          const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
-          const float* bsrc = ib == 0 && fused ? o.b + p0 * o.n : nullptr;
-          float* ap = apanel + p0 * mPad + i0 * kc;
-          macro_tile(o, kern, i0, i1 - i0, kc, add, ap, bb, kc * nr, sA * nr, 0, sFull - sA, false, bsrc, lazy ? &lazyA : nullptr);
-          if (sFull < sB)
-            macro_tile(o, kern, i0, i1 - i0, kc, add, ap, bb, kc * nr, sA * nr, sFull - sA, sB - sA, false, nullptr,
-                       lazy ? &lazyA : nullptr);
+        for (long g0 = 0; g0 < sB - sA; g0 += NSL) {  // nsl slivers at a time: their B stays in L2 across the row blocks
+          const long g1 = std::min(sB - sA, g0 + NSL), gFull = std::clamp(sFull - sA, g0, g1);
+          for (long ib = 0; ib < mBlocks; ib++) {
+            const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
+            const float* bsrc = ib == 0 && fused ? o.b + p0 * o.n : nullptr;
+            float* ap = apanel + p0 * mPad + i0 * kc;
+            if (g0 < gFull)
+              macro_tile(o, kern, i0, i1 - i0, kc, add, ap, bb, kc * nr, sA * nr, g0, gFull, false, bsrc, lazy ? &lazyA : nullptr);
+            if (gFull < g1)
+              macro_tile(o, kern, i0, i1 - i0, kc, add, ap, bb, kc * nr, sA * nr, gFull, g1, false, nullptr, lazy ? &lazyA : nullptr);
+          }
         }
       }
     }
@@ -501,7 +571,7 @@ void gemm_packed_cols(const Op& o, int nthreads) {
 void gemm_packed(const Op& o, int nthreads) {
   const Kernel kern = current();
   const long mr = kern.mr, nr = kern.nr;
-  constexpr long KCt = KC, MCt = MC, IPT = 2;
+  const long KCt = kern.kc, MCt = kern.mc, IPT = 2;
   Scratch& sc = scratch();
   long ncMax = std::max(nr, (kBPanelFloats / std::max(o.k, 1L)) / nr * nr);
   // Row blocks of whole slivers, as equal as possible (an uneven last block would leave one thread idle).
@@ -895,6 +965,13 @@ void gemv_rows_many(const float* x, long k, const GemvRows* products, int count)
 
 Isa gemm_best_isa() { return detect(); }
 Isa gemm_isa() { return current().isa; }
+void gemm_set_blocking(long kc, long kcCols, long mc, long nsl) {
+  Kernel& k = current();
+  if (kc > 0) k.kc = kc;
+  if (kcCols > 0) k.kcCols = kcCols;
+  if (mc > 0) k.mc = mc / k.mr * k.mr;
+  if (nsl > 0) k.nsl = nsl;
+}
 void gemm_set_isa(Isa isa) {
   Isa best = detect();
   current() = kernel_for((int)isa > (int)best ? best : isa);

@@ -10,6 +10,9 @@ Isa gemm_isa();
 /** Forces a micro-kernel (tests exercise every path on one machine); clamped to what the CPU supports. */
 void gemm_set_isa(Isa isa);
 
+/** Overrides the current micro-kernel's blocking (values <= 0 keep it): bench/native's tuning sweeps. */
+void gemm_set_blocking(long kc, long kcCols, long mc, long nsl);
+
 /**
  * GFLOP/s of independent FMA chains (best ISA). window <= 0: one core's best short burst (0.3 ms) times the pool's
  * threads, over about `seconds`. window > 0: every pool thread at once in calls about `window` seconds long, each

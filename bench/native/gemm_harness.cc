@@ -3,9 +3,12 @@
 // double-precision triple loop.
 //   gemm_harness check                         odd shapes × transposes × accumulate, 1 and 2 threads
 //   gemm_harness time [threads] [reps] [shape...]   shape: MxKxN, optional suffix :ta :tb (e.g. 256x768x3072:tb)
+//   gemm_harness sweep threads reps shape kc,kcCols,mc,nsl ...   the working tree's gemm with each blocking in
+//                                              turn, rep by rep (so the machine's slow spells fall on all alike)
 //   ONLY_NEW=1 / ONLY_BASE=1 in the environment time one side alone: alternating runs of two builds in one
 //   process slow both (each evicts the other's packed panels, and the idle pool's workers spin), so compare
 //   one-sided processes run back to back as well.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -132,11 +135,37 @@ int time(int threads, int reps, std::vector<Shape> shapes) {
   return 0;
 }
 
+int sweep(int threads, int reps, const Shape& s, const std::vector<std::string>& configs) {
+  lmf::pool_set_threads(threads);
+  const double peak = lmf::measure_peak_gflops(0.3);
+  std::vector<float> a(s.m * s.k), b(s.k * s.n), c(s.m * s.n);
+  for (auto& x : a) x = urand();
+  for (auto& x : b) x = urand();
+  std::vector<std::vector<double>> times(configs.size());
+  for (int r = 0; r < reps; r++)
+    for (size_t i = 0; i < configs.size(); i++) {
+      long kc = 0, kcCols = 0, mc = 0, nsl = 0;
+      std::sscanf(configs[i].c_str(), "%ld,%ld,%ld,%ld", &kc, &kcCols, &mc, &nsl);
+      lmf::gemm_set_blocking(kc, kcCols, mc, nsl);
+      times[i].push_back(seconds(lmf::gemm, s, a.data(), b.data(), c.data()));
+    }
+  const double fl = 2.0 * s.m * s.n * s.k / 1e9;
+  std::printf("threads %d, peak %.0f GFLOP/s; %ldx%ldx%ld%s%s, best / median of %d\n", threads, peak, s.m, s.k, s.n, s.ta ? " ta" : "",
+              s.tb ? " tb" : "", reps);
+  for (size_t i = 0; i < configs.size(); i++) {
+    std::sort(times[i].begin(), times[i].end());
+    std::printf("  %-18s %6.1f / %6.1f GFLOP/s (%4.1f%% of peak)\n", configs[i].c_str(), fl / times[i][0], fl / times[i][reps / 2],
+                100 * fl / times[i][0] / peak);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "time";
   if (mode == "check") return check();
+  if (mode == "sweep" && argc > 5) return sweep(std::atoi(argv[2]), std::atoi(argv[3]), parse(argv[4]), std::vector<std::string>(argv + 5, argv + argc));
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   const int reps = argc > 3 ? std::atoi(argv[3]) : 30;
   std::vector<Shape> shapes;
