@@ -17,5 +17,5 @@ flags="-O3 -std=c++17 -fno-math-errno -fno-trapping-math -Wno-psabi -pthread"
 g++ $flags -Dlmf=lmf_base -c "$tmp/gemm.cc" -o "$tmp/base_gemm.o"
 g++ $flags -Dlmf=lmf_base -c "$tmp/pool.cc" -o "$tmp/base_pool.o"
 g++ $flags -I"$root/native" "$here/gemm_harness.cc" "$root/native/gemm.cc" "$root/native/pool.cc" \
-  "$tmp/base_gemm.o" "$tmp/base_pool.o" -o "$here/gemm_harness"
+  "$tmp/base_gemm.o" "$tmp/base_pool.o" -ldl -o "$here/gemm_harness"
 echo "built $here/gemm_harness (base: $ref)"

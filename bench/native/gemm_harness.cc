@@ -5,11 +5,14 @@
 //   gemm_harness time [threads] [reps] [shape...]   shape: MxKxN, optional suffix :ta :tb (e.g. 256x768x3072:tb)
 //   gemm_harness sweep threads reps shape kc,kcCols,mc,nsl ...   the working tree's gemm with each blocking in
 //                                              turn, rep by rep (so the machine's slow spells fall on all alike)
+//   gemm_harness peer threads reps shape...    the working tree's gemm against OpenBLAS's cblas_sgemm (Debian's
+//                                              libopenblas0-pthread, PyTorch's BLAS here), rep by rep, best and median
 //   ONLY_NEW=1 / ONLY_BASE=1 in the environment time one side alone: alternating runs of two builds in one
 //   process slow both (each evicts the other's packed panels, and the idle pool's workers spin), so compare
 //   one-sided processes run back to back as well.
 #include <algorithm>
 #include <chrono>
+#include <dlfcn.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -160,6 +163,44 @@ int sweep(int threads, int reps, const Shape& s, const std::vector<std::string>&
   return 0;
 }
 
+int peer(int threads, int reps, const std::vector<Shape>& shapes) {
+  const char* lib = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0";
+  void* h = dlopen(lib, RTLD_NOW);
+  if (!h) {
+    std::printf("peer: %s not found (apt-get install libopenblas0-pthread)\n", lib);
+    return 1;
+  }
+  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+  const auto sgemm = reinterpret_cast<Sgemm>(dlsym(h, "cblas_sgemm"));
+  reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"))(threads);
+  lmf::pool_set_threads(threads);
+  std::printf("threads %d, peak %.0f GFLOP/s; best / median of %d, lmforge and OpenBLAS alternating\n", threads,
+              lmf::measure_peak_gflops(0.3), reps);
+  for (const Shape& s : shapes) {
+    std::vector<float> a(s.m * s.k), b(s.k * s.n), c(s.m * s.n), d(s.m * s.n);
+    for (auto& x : a) x = urand();
+    for (auto& x : b) x = urand();
+    std::vector<double> ours, theirs;
+    for (int r = 0; r < reps; r++) {
+      ours.push_back(seconds(lmf::gemm, s, a.data(), b.data(), c.data()));
+      const auto t0 = std::chrono::steady_clock::now();
+      // row-major, op(A) M×K, op(B) K×N: CblasRowMajor 101, CblasNoTrans 111, CblasTrans 112
+      sgemm(101, s.ta ? 112 : 111, s.tb ? 112 : 111, (int)s.m, (int)s.n, (int)s.k, 1.0f, a.data(), (int)(s.ta ? s.m : s.k), b.data(),
+            (int)(s.tb ? s.k : s.n), 0.0f, d.data(), (int)s.n);
+      theirs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ours.begin(), ours.end());
+    std::sort(theirs.begin(), theirs.end());
+    double diff = 0;
+    for (long i = 0; i < s.m * s.n; i++) diff = std::max(diff, (double)std::fabs(c[i] - d[i]));
+    const double fl = 2.0 * s.m * s.n * s.k / 1e9;
+    std::printf("%5ldx%5ldx%5ld%s%s  lmforge %6.1f / %6.1f  OpenBLAS %6.1f / %6.1f GFLOP/s  lmforge/OpenBLAS %.2f / %.2f  maxdiff %.1e\n",
+                s.m, s.k, s.n, s.ta ? " ta" : "   ", s.tb ? " tb" : "   ", fl / ours[0], fl / ours[reps / 2], fl / theirs[0],
+                fl / theirs[reps / 2], theirs[0] / ours[0], theirs[reps / 2] / ours[reps / 2], diff);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -174,5 +215,5 @@ int main(int argc, char** argv) {
     for (const char* s : {"256x256x256", "512x512x512", "1024x1024x1024", "256x768x3072", "256x3072x768",
                           "256x768x3072:tb", "256x3072x768:tb", "768x256x3072:ta"})
       shapes.push_back(parse(s));
-  return time(threads, reps, shapes);
+  return mode == "peer" ? peer(threads, reps, shapes) : time(threads, reps, shapes);
 }
