@@ -207,9 +207,11 @@ struct Kernel {
   // Blocking, per machine: K depth of a packed block on the shared-panel path and on the column split, rows of
   // A per block (a multiple of mr), B slivers per column-split work item.
   long kc, kcCols, mc, nsl;
-  // Column split: false, items of about nsl slivers (B block in L2, claimed dynamically); true, one item per
-  // thread where it fits kWideItemFloats (B packed a block of whole item-wide rows at a time, then used nsl
-  // slivers at a time).
+  // Column split: false, items of about nsl slivers (B block in L2); true, two items per thread where they fit
+  // kWideItemFloats, B packed a block of whole item-wide rows at a time and then used nsl slivers at a time
+  // (Zen 3: reading B's rows 512 bytes at a time, as narrow items do, streamed at half the rate of whole rows
+  // once other traffic had come between two blocks). Two per thread, not one, so a thread slowed by another
+  // tenant's work hands some of its share over.
   bool wideItems;
   Ukr ukr;
   const Ukr* edge;  // edge[h]: kernel for h < mr rows (A slivers packed h tall), or null: full kernel into a tile
@@ -564,7 +566,7 @@ void gemm_packed_cols(const Op& o, int nthreads) {
   const long KCt = kern.kcCols, MCt = kern.mc, NSL = kern.nsl, IPT = 2;
   const long slivers = (o.n + nr - 1) / nr;
   // a multiple of the thread count where there are slivers enough, so no thread idles through the last item
-  const long itemsMin = kern.wideItems ? std::max<long>(nthreads, (slivers * KCt * nr + kWideItemFloats - 1) / kWideItemFloats)
+  const long itemsMin = kern.wideItems ? std::max<long>(2 * nthreads, (slivers * KCt * nr + kWideItemFloats - 1) / kWideItemFloats)
                                        : std::max((slivers + NSL - 1) / NSL, std::min(slivers, IPT * nthreads));
   const long items = std::min(slivers, (itemsMin + nthreads - 1) / nthreads * nthreads);
   const long rowSlivers = (o.m + mr - 1) / mr, mPad = rowSlivers * mr;
