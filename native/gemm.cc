@@ -815,6 +815,77 @@ __attribute__((target("avx512f,fma"))) void gemv_cols_avx512(const float* LMF_RE
   for (; p + 4 <= p1; p += 4) gemv_cols_pass<4>(w, x, y, p, n, 0, n);
   for (; p < p1; p++) gemv_cols_pass<1>(w, x, y, p, n, 0, n);
 }
+// AVX2 forms of the two GEMVs, on the AVX-512 kernels' pattern: eight rows as eight long streams, and R rows of
+// W [k, n] per pass over y.
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 lane_sums8_avx2(const __m256* v) {
+  const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));  // per half: rows 0-3
+  const __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));  // rows 4-7
+  return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+
+__attribute__((target("avx2,fma"))) void gemv_rows_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
+                                                         float* LMF_RESTRICT y, long rows, long k, bool acc) {
+  constexpr int R = 8;
+  const long k16 = k / 16 * 16, G = rows / R;
+  for (long g = 0; g <= G; g++) {
+    const long h = g < G ? R : rows - G * R;
+    if (h == 0) break;
+    long idx[R];
+    for (int r = 0; r < R; r++) idx[r] = g < G ? g + r * G : G * R + std::min<long>(r, h - 1);
+    const float* wr[R];
+    for (int r = 0; r < R; r++) wr[r] = w + idx[r] * k;
+    __m256 s[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) s[r] = _mm256_setzero_ps();
+    long p = 0;
+    for (; p < k16; p += 16) {  // one accumulator a row (16 registers hold no more), two loads a step
+      const __m256 x0 = _mm256_loadu_ps(x + p), x1 = _mm256_loadu_ps(x + p + 8);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) {
+        s[r] = _mm256_fmadd_ps(_mm256_loadu_ps(wr[r] + p), x0, s[r]);
+        s[r] = _mm256_fmadd_ps(_mm256_loadu_ps(wr[r] + p + 8), x1, s[r]);
+      }
+    }
+    alignas(32) float t[R];
+    _mm256_store_ps(t, lane_sums8_avx2(s));
+    for (; p < k; p++)
+      for (int r = 0; r < R; r++) t[r] += wr[r][p] * x[p];
+    for (int r = 0; r < h; r++) y[idx[r]] = acc ? y[idx[r]] + t[r] : t[r];
+  }
+}
+
+template <int R>
+__attribute__((target("avx2,fma"))) void gemv_cols_pass_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
+                                                              float* LMF_RESTRICT y, long p, long n) {
+  __m256 xs[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) xs[r] = _mm256_set1_ps(x[p + r]);
+  const float* base = w + p * n;
+  long j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m256 a0 = _mm256_loadu_ps(y + j), a1 = _mm256_loadu_ps(y + j + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      a0 = _mm256_fmadd_ps(xs[r], _mm256_loadu_ps(base + r * n + j), a0);
+      a1 = _mm256_fmadd_ps(xs[r], _mm256_loadu_ps(base + r * n + j + 8), a1);
+    }
+    _mm256_storeu_ps(y + j, a0);
+    _mm256_storeu_ps(y + j + 8, a1);
+  }
+  for (; j < n; j++) {
+    float a = y[j];
+    for (int r = 0; r < R; r++) a += x[p + r] * base[r * n + j];
+    y[j] = a;
+  }
+}
+
+__attribute__((target("avx2,fma"))) void gemv_cols_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
+                                                         float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
+  if (!acc) std::memset(y, 0, sizeof(float) * n);
+  long p = p0;
+  for (; p + 8 <= p1; p += 8) gemv_cols_pass_avx2<8>(w, x, y, p, n);
+  for (; p < p1; p++) gemv_cols_pass_avx2<1>(w, x, y, p, n);
+}
 #endif
 
 // y[0:n] (+)= sum_{p in [p0, p1)} x[p] * W[p, :] for W stored [k, n]: rows p0..p1 are one contiguous stretch
@@ -842,6 +913,7 @@ using RowsKernel = void (*)(const float* w, const float* x, float* y, long rows,
 RowsKernel rows_kernel() {
 #if LMF_X86
   if (current().isa == Isa::avx512) return gemv_rows_avx512;
+  if (current().isa == Isa::avx2) return gemv_rows_avx2;
 #endif
   return gemv_rows;
 }
@@ -885,7 +957,7 @@ void gemm_one(const Op& o, int nthreads) {
     }
     // W stored [k, outs]: threads take contiguous blocks of rows (pure streaming) into private partial sums.
 #if LMF_X86
-    const auto colsKernel = current().isa == Isa::avx512 ? gemv_cols_avx512 : gemv_cols;
+    const auto colsKernel = current().isa == Isa::avx512 ? gemv_cols_avx512 : current().isa == Isa::avx2 ? gemv_cols_avx2 : gemv_cols;
 #else
     const auto colsKernel = gemv_cols;
 #endif
