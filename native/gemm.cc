@@ -210,8 +210,9 @@ struct Kernel {
   // Column split: false, items of about nsl slivers (B block in L2); true, two items per thread where they fit
   // kWideItemFloats, B packed a block of whole item-wide rows at a time and then used nsl slivers at a time
   // (Zen 3: reading B's rows 512 bytes at a time, as narrow items do, streamed at half the rate of whole rows
-  // once other traffic had come between two blocks). Two per thread, not one, so a thread slowed by another
-  // tenant's work hands some of its share over.
+  // once other traffic had come between two blocks), and products deeper than wide packing B a k block at a time
+  // with all threads (gemm_cols_shared_b). Two items per thread, not one, so a thread slowed by another tenant's
+  // work hands some of its share over.
   bool wideItems;
   Ukr ukr;
   const Ukr* edge;  // edge[h]: kernel for h < mr rows (A slivers packed h tall), or null: full kernel into a tile
@@ -394,8 +395,9 @@ bool has_avx2() {
 // jEnd), sliver s at dst + (s - s0)·kc·nr laid out kc×nr. Untransposed B is walked row by row (one contiguous
 // read per row of the range) so the reads stream even when rows are a power-of-two apart; its rows are often a
 // page or more apart, and the hardware prefetchers do not run ahead of such a sweep, so each row is fetched
-// eight rows before it is copied (256×3072×768 on Zen 3, 2 threads: 1.04-1.13× faster).
-void pack_b_rows(const Op& o, long p0, long kc, long j0, long jEnd, long nr, float* dst, long s0, long s1) {
+// eight rows before it is copied (256×3072×768 on Zen 3, 2 threads: 1.04-1.13× faster). pack_b_rows packs rows
+// [pA, pB) of the kc.
+void pack_b_rows(const Op& o, long p0, long kc, long j0, long jEnd, long nr, float* dst, long s0, long s1, long pA, long pB) {
   constexpr long kAhead = 8;
   const long full = std::max(s0, std::min(s1, (jEnd - j0) / nr));  // slivers with all nr columns present
   const long width = std::min(jEnd - j0, s1 * nr) - s0 * nr;
@@ -404,9 +406,9 @@ void pack_b_rows(const Op& o, long p0, long kc, long j0, long jEnd, long nr, flo
     for (long q = 0; q < width; q += 16) __builtin_prefetch(row + q);
     __builtin_prefetch(row + width - 1);
   };
-  for (long p = 0; p < std::min(kc, kAhead) && width > 0; p++) fetch(p);
-  for (long p = 0; p < kc; p++) {
-    if (p + kAhead < kc && width > 0) fetch(p + kAhead);
+  for (long p = pA; p < std::min(pB, pA + kAhead) && width > 0; p++) fetch(p);
+  for (long p = pA; p < pB; p++) {
+    if (p + kAhead < pB && width > 0) fetch(p + kAhead);
     const float* src = o.b + (p0 + p) * o.n + j0;
     if (nr == 16)  // a copy of known size compiles to a few vector moves instead of a call per 64 bytes
       for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * 16, src + s * 16, 16 * sizeof(float));
@@ -423,7 +425,7 @@ void pack_b_rows(const Op& o, long p0, long kc, long j0, long jEnd, long nr, flo
 
 void pack_b_slivers(const Op& o, long p0, long kc, long j0, long jEnd, long nr, float* dst, long s0, long s1) {
   if (!o.tb) {
-    pack_b_rows(o, p0, kc, j0, jEnd, nr, dst, s0, s1);
+    pack_b_rows(o, p0, kc, j0, jEnd, nr, dst, s0, s1, 0, kc);
     return;
   }
   for (long s = s0; s < s1; s++) {
@@ -555,6 +557,63 @@ void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool
   }
 }
 
+// op(A) packed whole for the column split: block p0 at panel + p0·mPad, row block i0 at + i0·kc. Row-major A is
+// packed by the first tile that needs each sliver (state, per k block); transposed A here, by all threads.
+struct PackedA {
+  long rowSlivers, mPad, mBlocks;
+  float* panel;
+  std::unique_ptr<std::atomic<uint8_t>[]> state;  // null: packed up front
+};
+PackedA pack_a_panel(const Op& o, const Kernel& kern, long KCt, int nthreads) {
+  const long mr = kern.mr, rowSlivers = (o.m + mr - 1) / mr, mPad = rowSlivers * mr;
+  const long mBlocks = (mPad + kern.mc - 1) / kern.mc, kBlocks = (o.k + KCt - 1) / KCt;
+  PackedA pa{rowSlivers, mPad, mBlocks, scratch().b((size_t)mPad * o.k), nullptr};
+  if (kern.rowsA && !o.ta) {
+    pa.state.reset(new std::atomic<uint8_t>[kBlocks * rowSlivers]());
+    return pa;
+  }
+  std::atomic<long> nextA{0};
+  pool_run(nthreads, [&] {
+    for (long t; (t = nextA.fetch_add(1)) < kBlocks * mBlocks;) {
+      const long p0 = t / mBlocks * KCt, kc = std::min(KCt, o.k - p0), ib = t % mBlocks;
+      const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
+      pack_a(o, i0, i1 - i0, p0, kc, mr, kern.edge != nullptr, pa.panel + p0 * mPad + i0 * kc);
+    }
+  });
+  return pa;
+}
+
+// The column split with row-major B packed one k block at a time by all threads together, each a range of whole
+// rows (wideItems kernels, products deeper than wide); then the block's items, nsl slivers each, are shared out
+// as in the column split. Two dispatches per k block.
+void gemm_cols_shared_b(const Op& o, int nthreads) {
+  const Kernel kern = current();
+  const long mr = kern.mr, nr = kern.nr, KCt = kern.kcCols, NSL = kern.nsl;
+  const long slivers = (o.n + nr - 1) / nr, items = (slivers + NSL - 1) / NSL;
+  const PackedA pa = pack_a_panel(o, kern, KCt, nthreads);
+  float* bblock = scratch().a((size_t)slivers * KCt * nr);
+  for (long p0 = 0; p0 < o.k; p0 += KCt) {
+    const long kc = std::min(KCt, o.k - p0);
+    constexpr long kRows = 16;  // rows per claim
+    std::atomic<long> nextRows{0};
+    pool_run(nthreads, [&] {
+      for (long r; (r = nextRows.fetch_add(kRows)) < kc;) pack_b_rows(o, p0, kc, 0, o.n, nr, bblock, 0, slivers, r, std::min(kc, r + kRows));
+    });
+    const LazyA lazyA{pa.state ? pa.state.get() + p0 / KCt * pa.rowSlivers : nullptr, p0};
+    std::atomic<long> next{0};
+    pool_run(nthreads, [&] {
+      for (long it; (it = next.fetch_add(1)) < items;) {
+        const long sA = it * NSL, sB = std::min(slivers, sA + NSL);
+        for (long ib = 0; ib < pa.mBlocks; ib++) {
+          const long i0 = pa.rowSlivers * ib / pa.mBlocks * mr, i1 = std::min(o.m, pa.rowSlivers * (ib + 1) / pa.mBlocks * mr);
+          macro_tile(o, kern, i0, i1 - i0, kc, o.acc || p0 > 0, pa.panel + p0 * pa.mPad + i0 * kc, bblock, kc * nr, 0, sA, sB, false,
+                     nullptr, pa.state ? &lazyA : nullptr);
+        }
+      }
+    });
+  }
+}
+
 // Column split (most products): all of op(A) is packed once, then each work item is a range of B slivers that
 // its thread packs block by block into its own L2-sized buffer and multiplies by every row block; B is packed
 // exactly once and never leaves L2. Row-major A is packed by the first tile that needs each sliver, its reads
@@ -563,28 +622,16 @@ void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool
 void gemm_packed_cols(const Op& o, int nthreads) {
   const Kernel kern = current();
   const long mr = kern.mr, nr = kern.nr;
-  const long KCt = kern.kcCols, MCt = kern.mc, NSL = kern.nsl, IPT = 2;
+  const long KCt = kern.kcCols, NSL = kern.nsl, IPT = 2;
   const long slivers = (o.n + nr - 1) / nr;
   // a multiple of the thread count where there are slivers enough, so no thread idles through the last item
   const long itemsMin = kern.wideItems ? std::max<long>(2 * nthreads, (slivers * KCt * nr + kWideItemFloats - 1) / kWideItemFloats)
                                        : std::max((slivers + NSL - 1) / NSL, std::min(slivers, IPT * nthreads));
   const long items = std::min(slivers, (itemsMin + nthreads - 1) / nthreads * nthreads);
-  const long rowSlivers = (o.m + mr - 1) / mr, mPad = rowSlivers * mr;
-  const long mBlocks = (mPad + MCt - 1) / MCt;
-  const long kBlocks = (o.k + KCt - 1) / KCt;
-  float* apanel = scratch().b((size_t)mPad * o.k);  // block p0 at apanel + p0·mPad, row block i0 at + i0·kc
-  const bool lazy = kern.rowsA && !o.ta;
-  std::unique_ptr<std::atomic<uint8_t>[]> aState(lazy ? new std::atomic<uint8_t>[kBlocks * rowSlivers]() : nullptr);
-  if (!lazy) {
-    std::atomic<long> nextA{0};
-    pool_run(nthreads, [&] {
-      for (long t; (t = nextA.fetch_add(1)) < kBlocks * mBlocks;) {
-        const long p0 = t / mBlocks * KCt, kc = std::min(KCt, o.k - p0), ib = t % mBlocks;
-        const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
-        pack_a(o, i0, i1 - i0, p0, kc, mr, kern.edge != nullptr, apanel + p0 * mPad + i0 * kc);
-      }
-    });
-  }
+  const PackedA pa = pack_a_panel(o, kern, KCt, nthreads);
+  const long rowSlivers = pa.rowSlivers, mPad = pa.mPad, mBlocks = pa.mBlocks;
+  float* apanel = pa.panel;
+  const bool lazy = pa.state != nullptr;
   std::atomic<long> next{0};
   pool_run(nthreads, [&] {
     const long nslMax = (slivers + items - 1) / items;
@@ -594,7 +641,7 @@ void gemm_packed_cols(const Op& o, int nthreads) {
       for (long p0 = 0; p0 < o.k; p0 += KCt) {
         const long kc = std::min(KCt, o.k - p0);
         const bool add = o.acc || p0 > 0;
-        const LazyA lazyA{aState.get() + p0 / KCt * rowSlivers, p0};
+        const LazyA lazyA{lazy ? pa.state.get() + p0 / KCt * rowSlivers : nullptr, p0};
         // Full slivers of row-major B are packed by the first row block's first tile (when it is a full one);
         // the rest, and transposed B, beforehand.
         const long i1First = std::min(o.m, rowSlivers / mBlocks * mr);
@@ -989,7 +1036,11 @@ void gemm_one(const Op& o, int nthreads) {
   // products with a long K (the LM head's input gradient, 256×50257×768: 2.5×) however large their packed A;
   // the shared B panel serves narrow products, and those whose packed A would not fit its buffer.
   const long slivers = (o.n + current().nr - 1) / current().nr;
-  if (o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) gemm_packed_cols(o, nt);
+  if (o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) {
+    // deeper than wide: B's rows are short against its depth (256×3072×768 +5-7% on Zen 3; 256×768×3072 -7-11%)
+    if (current().wideItems && !o.tb && o.k > o.n) gemm_cols_shared_b(o, nt);
+    else gemm_packed_cols(o, nt);
+  }
   else gemm_packed(o, nt);
 }
 
