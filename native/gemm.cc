@@ -584,30 +584,48 @@ PackedA pack_a_panel(const Op& o, const Kernel& kern, long KCt, int nthreads) {
 }
 
 // The column split with row-major B packed one k block at a time by all threads together, each a range of whole
-// rows (wideItems kernels, products deeper than wide); then the block's items, nsl slivers each, are shared out
-// as in the column split. Two dispatches per k block.
+// rows (wideItems kernels, products deeper than wide), and op(A) one k block at a time too, so A may be of any
+// size (the LM head's input gradient, 1024×50257×384); then the block's items are shared out as in the column
+// split. Two dispatches per k block.
 void gemm_cols_shared_b(const Op& o, int nthreads) {
   const Kernel kern = current();
   const long mr = kern.mr, nr = kern.nr, KCt = kern.kcCols, NSL = kern.nsl;
-  const long slivers = (o.n + nr - 1) / nr, items = (slivers + NSL - 1) / NSL;
-  const PackedA pa = pack_a_panel(o, kern, KCt, nthreads);
+  const long slivers = (o.n + nr - 1) / nr;
+  // a multiple of the thread count, so no thread idles through the last item
+  const long itemsMin = std::max<long>(nthreads, (slivers + NSL - 1) / NSL);
+  const long items = std::min(slivers, (itemsMin + nthreads - 1) / nthreads * nthreads);
+  const long rowSlivers = (o.m + mr - 1) / mr, mPad = rowSlivers * mr, mBlocks = (mPad + kern.mc - 1) / kern.mc;
+  float* ablock = scratch().b((size_t)mPad * KCt);  // row block i0 at ablock + i0·kc
   float* bblock = scratch().a((size_t)slivers * KCt * nr);
+  const bool lazy = kern.rowsA && !o.ta;
+  std::unique_ptr<std::atomic<uint8_t>[]> aState(lazy ? new std::atomic<uint8_t>[rowSlivers]() : nullptr);
+  const auto rowBlock = [&](long ib) { return std::pair<long, long>{rowSlivers * ib / mBlocks * mr, std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr)}; };
   for (long p0 = 0; p0 < o.k; p0 += KCt) {
     const long kc = std::min(KCt, o.k - p0);
-    constexpr long kRows = 16;  // rows per claim
-    std::atomic<long> nextRows{0};
+    constexpr long kRows = 16;  // rows of B per claim
+    const long bClaims = (kc + kRows - 1) / kRows, aClaims = lazy ? 0 : mBlocks;
+    if (lazy)
+      for (long i = 0; i < rowSlivers; i++) aState[i].store(0, std::memory_order_relaxed);
+    std::atomic<long> nextPack{0};
     pool_run(nthreads, [&] {
-      for (long r; (r = nextRows.fetch_add(kRows)) < kc;) pack_b_rows(o, p0, kc, 0, o.n, nr, bblock, 0, slivers, r, std::min(kc, r + kRows));
+      for (long t; (t = nextPack.fetch_add(1)) < bClaims + aClaims;) {
+        if (t < bClaims) {
+          pack_b_rows(o, p0, kc, 0, o.n, nr, bblock, 0, slivers, t * kRows, std::min(kc, (t + 1) * kRows));
+        } else {
+          const auto [i0, i1] = rowBlock(t - bClaims);
+          pack_a(o, i0, i1 - i0, p0, kc, mr, kern.edge != nullptr, ablock + i0 * kc);
+        }
+      }
     });
-    const LazyA lazyA{pa.state ? pa.state.get() + p0 / KCt * pa.rowSlivers : nullptr, p0};
+    const LazyA lazyA{aState.get(), p0};
     std::atomic<long> next{0};
     pool_run(nthreads, [&] {
       for (long it; (it = next.fetch_add(1)) < items;) {
-        const long sA = it * NSL, sB = std::min(slivers, sA + NSL);
-        for (long ib = 0; ib < pa.mBlocks; ib++) {
-          const long i0 = pa.rowSlivers * ib / pa.mBlocks * mr, i1 = std::min(o.m, pa.rowSlivers * (ib + 1) / pa.mBlocks * mr);
-          macro_tile(o, kern, i0, i1 - i0, kc, o.acc || p0 > 0, pa.panel + p0 * pa.mPad + i0 * kc, bblock, kc * nr, 0, sA, sB, false,
-                     nullptr, pa.state ? &lazyA : nullptr);
+        const long sA = slivers * it / items, sB = slivers * (it + 1) / items;
+        for (long ib = 0; ib < mBlocks; ib++) {
+          const auto [i0, i1] = rowBlock(ib);
+          macro_tile(o, kern, i0, i1 - i0, kc, o.acc || p0 > 0, ablock + i0 * kc, bblock, kc * nr, 0, sA, sB, false, nullptr,
+                     lazy ? &lazyA : nullptr);
         }
       }
     });
@@ -1035,12 +1053,13 @@ void gemm_one(const Op& o, int nthreads) {
   // the shared panel: 2048³ +8-12%, 1024×768×768 +2-10%, 1024³ 0-5%, no shape slower), and by far on wide
   // products with a long K (the LM head's input gradient, 256×50257×768: 2.5×) however large their packed A;
   // the shared B panel serves narrow products, and those whose packed A would not fit its buffer.
+  // With wideItems kernels, products deeper than wide pack B and A a k block at a time with all threads, whatever
+  // the depth of A (Zen 3, 2 threads: 256×3072×768 1.05-1.11×, 1024×1536×384 1.2-1.3×, 1024×50257×384 1.7×;
+  // 256×768×3072 7-11% slower, so not wider ones), while a k block of A fits the A panel's size.
   const long slivers = (o.n + current().nr - 1) / current().nr;
-  if (o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) {
-    // deeper than wide: B's rows are short against its depth (256×3072×768 +5-7% on Zen 3; 256×768×3072 -7-11%)
-    if (current().wideItems && !o.tb && o.k > o.n) gemm_cols_shared_b(o, nt);
-    else gemm_packed_cols(o, nt);
-  }
+  const long mPad = (o.m + current().mr - 1) / current().mr * current().mr;
+  if (current().wideItems && !o.tb && o.k > o.n && slivers >= nt && mPad * current().kcCols <= kAPanelFloats) gemm_cols_shared_b(o, nt);
+  else if (o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) gemm_packed_cols(o, nt);
   else gemm_packed(o, nt);
 }
 
