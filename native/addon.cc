@@ -57,6 +57,7 @@ struct Args {
   float* f32(size_t i, size_t* len = nullptr) const { return static_cast<float*>(typed(i, napi_float32_array, len, "Float32Array")); }
   float* f32OrNull(size_t i) const { return isNull(i) ? nullptr : f32(i); }
   int32_t* i32(size_t i, size_t* len = nullptr) const { return static_cast<int32_t*>(typed(i, napi_int32_array, len, "Int32Array")); }
+  uint32_t* u32(size_t i, size_t* len = nullptr) const { return static_cast<uint32_t*>(typed(i, napi_uint32_array, len, "Uint32Array")); }
   double* f64(size_t i, size_t* len = nullptr) const { return static_cast<double*>(typed(i, napi_float64_array, len, "Float64Array")); }
 
   double num(size_t i) const {
@@ -345,6 +346,18 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   });
 }
 
+// dropoutMask(state: Uint32Array(4), p, scale, out): out[i] = scale or 0, state advanced (see kernels.h)
+napi_value DropoutMask(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t ns, no;
+    uint32_t* state = a.u32(0, &ns);
+    need(ns == 4, "dropoutMask: state must hold 4 integers");
+    float* out = a.f32(3, &no);
+    dropout_mask(state, a.num(1), (float)a.num(2), out, no);
+    return undefinedValue(env);
+  });
+}
+
 // attention(q, k, v, mask|null, maskStrides: Float64Array(4)|null, out, B, H, Hkv, T, S, D, scale, softcap, capacity):
 // k/v are [B, Hkv, capacity, D], of which the first S positions are read
 // An optional additive attention mask (argument i, or null) read through four strides (argument i + 1) over
@@ -523,7 +536,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_callback cb;
   } fns[] = {{"gemm", Gemm}, {"unary", Unary}, {"unaryBackward", UnaryBackward}, {"powScalar", PowScalar}, {"affine", Affine},
              {"binary", Binary}, {"sumAxis", SumAxis}, {"maxAxis", MaxAxis}, {"softmax", Softmax}, {"softmaxBackward", SoftmaxBackward},
-             {"norm", Norm}, {"normBackward", NormBackward}, {"permute", Permute}, {"embedding", Embedding}, {"adamw", AdamW},
+             {"norm", Norm}, {"normBackward", NormBackward}, {"permute", Permute}, {"embedding", Embedding}, {"adamw", AdamW}, {"dropoutMask", DropoutMask},
              {"attention", Attention}, {"preNormBlock", PreNormBlockStep}, {"llamaBlock", LlamaBlockStep}, {"setNumThreads", SetThreads}, {"info", Info}, {"setIsa", SetIsa}, {"measurePeak", MeasurePeak}};
   for (const Fn& f : fns) {
     napi_value fn;

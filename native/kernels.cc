@@ -543,6 +543,21 @@ void embedding(const float* table, const int32_t* ids, float* out, size_t count,
   });
 }
 
+void dropout_mask(uint32_t* state, double p, float scale, float* out, size_t n) {
+  uint32_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  const auto rotl = [](uint32_t x, int k) { return (x << k) | (x >> (32 - k)); };
+  const auto next = [&] {
+    const uint32_t result = rotl(s1 * 5, 7) * 9, t = s1 << 9;
+    s2 ^= s0, s3 ^= s1, s1 ^= s2, s0 ^= s3, s2 ^= t, s3 = rotl(s3, 11);
+    return result;
+  };
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t a = next() >> 5, b = next() >> 6;
+    out[i] = (a * 67108864.0 + b) / 9007199254740992.0 >= p ? scale : 0.0f;
+  }
+  state[0] = s0, state[1] = s1, state[2] = s2, state[3] = s3;
+}
+
 void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2, double eps, double wd, double step) {
   // Scalars in double first: 1 - (float)0.999 is off by 1e-5 relative, which would bias the second moment.
   const double bc1 = 1.0 - std::pow(beta1, step), bc2 = 1.0 - std::pow(beta2, step);

@@ -23,6 +23,11 @@ void norm_backward(const float* x, const float* w, const float* g, const float* 
                    long rows, long cols, bool rms, float wOff);
 void permute(const void* x, void* out, size_t elemSize, const long* shape, const int* perm, int nd);
 void embedding(const float* table, const int32_t* ids, float* out, size_t count, long dim);
+/**
+ * Dropout's keep mask: out[i] = scale when the generator's next uniform u ≥ p, else 0, drawing u exactly as
+ * lmforge's Generator.random() does (xoshiro128**, two 32-bit draws to 53 bits) from state[4], advanced in place.
+ */
+void dropout_mask(uint32_t* state, double p, float scale, float* out, size_t n);
 void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2, double eps, double wd, double step);
 /**
  * Fused scaled-dot-product attention with online softmax: q/out [B,H,T,D], k/v [B,Hkv,cap,D] of which the first

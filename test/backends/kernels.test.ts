@@ -282,6 +282,23 @@ describe.skipIf(!available)("native elementwise, reduction and layout kernels ma
   });
 });
 
+describe.skipIf(!available)("native dropout mask", () => {
+  it("draws the bits Generator.random() draws, advances the state as it does, and keeps a pending normal", () => {
+    const g = new Generator(77), ref = new Generator(77);
+    g.normal();
+    ref.normal();
+    const mask = new Float32Array(10007);
+    g.advance((state) => nativeBackend().dropoutMask!(state, 0.1, 2.5, mask));
+    const want = Array.from({ length: mask.length }, () => (ref.random() >= 0.1 ? 2.5 : 0));
+    expect(Array.from(mask)).toEqual(want);
+    expect(g.getState()).toEqual(ref.getState());
+    expect(g.normal()).toBe(ref.normal());
+  });
+  it("rejects a state that is not four integers", () => {
+    expect(() => nativeBackend().dropoutMask!(new Uint32Array(3), 0.1, 1, new Float32Array(4))).toThrow(/state must hold 4 integers/);
+  });
+});
+
 describe.skipIf(!available)("native thread pool", () => {
   it("gives the same products with 1, 2 and 5 threads and rejects a bad count", async () => {
     const { setNumThreads } = await import("../../src/backends/native/index.js");

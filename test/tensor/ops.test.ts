@@ -170,6 +170,12 @@ describe("forward values", () => {
     expect(Math.abs(kept.length / 1000 - 0.7)).toBeLessThan(0.05);
     expect(T.dropout(x, 0.3, false)).toBe(x);
   });
+  it("dropout keeps unit i when the generator's i-th uniform draw is at least p (on every backend)", () => {
+    const g = new Generator(21), ref = new Generator(21);
+    const out = flat(T.dropout(T.ones([3001]), 0.25, true, g));
+    expect(out).toEqual(Array.from({ length: 3001 }, () => (ref.random() >= 0.25 ? Math.fround(1 / 0.75) : 0)));
+    expect(g.getState()).toEqual(ref.getState());
+  });
   it("causal and padding masks", () => {
     expect(T.causalMask(2, 3).toArray()).toEqual([[0, 0, -Infinity], [0, 0, 0]]);
     expect(T.causalMask(3, 3, { slidingWindow: 2 }).toArray()).toEqual([[0, -Infinity, -Infinity], [0, 0, -Infinity], [-Infinity, 0, 0]]);

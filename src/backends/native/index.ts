@@ -102,6 +102,10 @@ function createNativeBackend(n: NativeAddon): Backend {
       if (!f32(param) || !f32(grad) || !f32(m) || !f32(v)) return jsBackend.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
       n.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
     },
+    dropoutMask(state, p, scale, out) {
+      if (!f32(out)) throw new BackendError("native dropoutMask: out must be a Float32Array (f64 masks are drawn in TypeScript)");
+      n.dropoutMask(state, p, scale, out);
+    },
     attention(q, k, v, mask, maskStrides, out, batch, heads, kvHeads, queryLength, keyLength, headDim, scale, softcap, kvCapacity) {
       if (!f32(q) || !f32(k) || !f32(v) || !f32(out) || (mask && !f32(mask))) {
         throw new BackendError("native attention: q, k, v, mask and out must be Float32Array (f64 goes through the composed ops)");

@@ -23,6 +23,7 @@ export interface NativeAddon {
     dw: Float32Array | null, db: Float32Array | null, rows: number, cols: number, rms: boolean, weightOffset: number): void;
   permute(x: ArrayBufferView, out: ArrayBufferView, shape: Float64Array, perm: Float64Array): void;
   embedding(table: Float32Array, ids: Int32Array, out: Float32Array, dim: number): void;
+  dropoutMask(state: Uint32Array, p: number, scale: number, out: Float32Array): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, step: number): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array | null, maskStrides: Float64Array | null, out: Float32Array,
