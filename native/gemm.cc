@@ -346,7 +346,6 @@ __attribute__((target("avx512f"))) void transpose_rows(const float* LMF_RESTRICT
       if (c < n) _mm512_mask_storeu_ps(dst + (q + c) * ld, rowMask, r[c]);
   }
 }
-#endif
 
 // The same with 8×8 AVX2 transposes, rows ≤ 8 (Zen 3, 2 threads: products with B transposed 1.08-1.16× faster
 // than through the scalar loop).
@@ -381,6 +380,7 @@ __attribute__((target("avx2"))) void transpose_rows_avx2(const float* LMF_RESTRI
   for (; q < cols; q++)
     for (long i = 0; i < rows; i++) dst[q * ld + i] = src[i * lds + q];
 }
+#endif
 
 bool has_avx512() {
   static const bool yes = detect() == Isa::avx512;
