@@ -557,30 +557,10 @@ void macro_tile(const Op& o, const Kernel& kern, long i0, long mc, long kc, bool
   }
 }
 
-// op(A) packed whole for the column split: block p0 at panel + p0·mPad, row block i0 at + i0·kc. Row-major A is
-// packed by the first tile that needs each sliver (state, per k block); transposed A here, by all threads.
-struct PackedA {
-  long rowSlivers, mPad, mBlocks;
-  float* panel;
-  std::unique_ptr<std::atomic<uint8_t>[]> state;  // null: packed up front
-};
-PackedA pack_a_panel(const Op& o, const Kernel& kern, long KCt, int nthreads) {
-  const long mr = kern.mr, rowSlivers = (o.m + mr - 1) / mr, mPad = rowSlivers * mr;
-  const long mBlocks = (mPad + kern.mc - 1) / kern.mc, kBlocks = (o.k + KCt - 1) / KCt;
-  PackedA pa{rowSlivers, mPad, mBlocks, scratch().b((size_t)mPad * o.k), nullptr};
-  if (kern.rowsA && !o.ta) {
-    pa.state.reset(new std::atomic<uint8_t>[kBlocks * rowSlivers]());
-    return pa;
-  }
-  std::atomic<long> nextA{0};
-  pool_run(nthreads, [&] {
-    for (long t; (t = nextA.fetch_add(1)) < kBlocks * mBlocks;) {
-      const long p0 = t / mBlocks * KCt, kc = std::min(KCt, o.k - p0), ib = t % mBlocks;
-      const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
-      pack_a(o, i0, i1 - i0, p0, kc, mr, kern.edge != nullptr, pa.panel + p0 * mPad + i0 * kc);
-    }
-  });
-  return pa;
+// Row block ib of mBlocks over rowSlivers slivers of mr rows: [first row, end row), whole slivers, as equal as
+// possible (an uneven last block would leave one thread idle).
+std::pair<long, long> row_block(long ib, long mBlocks, long rowSlivers, long mr, long m) {
+  return {rowSlivers * ib / mBlocks * mr, std::min(m, rowSlivers * (ib + 1) / mBlocks * mr)};
 }
 
 // The column split with row-major B packed one k block at a time by all threads together, each a range of whole
@@ -599,7 +579,6 @@ void gemm_cols_shared_b(const Op& o, int nthreads) {
   float* bblock = scratch().a((size_t)slivers * KCt * nr);
   const bool lazy = kern.rowsA && !o.ta;
   std::unique_ptr<std::atomic<uint8_t>[]> aState(lazy ? new std::atomic<uint8_t>[rowSlivers]() : nullptr);
-  const auto rowBlock = [&](long ib) { return std::pair<long, long>{rowSlivers * ib / mBlocks * mr, std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr)}; };
   for (long p0 = 0; p0 < o.k; p0 += KCt) {
     const long kc = std::min(KCt, o.k - p0);
     constexpr long kRows = 16;  // rows of B per claim
@@ -612,7 +591,7 @@ void gemm_cols_shared_b(const Op& o, int nthreads) {
         if (t < bClaims) {
           pack_b_rows(o, p0, kc, 0, o.n, nr, bblock, 0, slivers, t * kRows, std::min(kc, (t + 1) * kRows));
         } else {
-          const auto [i0, i1] = rowBlock(t - bClaims);
+          const auto [i0, i1] = row_block(t - bClaims, mBlocks, rowSlivers, mr, o.m);
           pack_a(o, i0, i1 - i0, p0, kc, mr, kern.edge != nullptr, ablock + i0 * kc);
         }
       }
@@ -623,7 +602,7 @@ void gemm_cols_shared_b(const Op& o, int nthreads) {
       for (long it; (it = next.fetch_add(1)) < items;) {
         const long sA = slivers * it / items, sB = slivers * (it + 1) / items;
         for (long ib = 0; ib < mBlocks; ib++) {
-          const auto [i0, i1] = rowBlock(ib);
+          const auto [i0, i1] = row_block(ib, mBlocks, rowSlivers, mr, o.m);
           macro_tile(o, kern, i0, i1 - i0, kc, o.acc || p0 > 0, ablock + i0 * kc, bblock, kc * nr, 0, sA, sB, false, nullptr,
                      lazy ? &lazyA : nullptr);
         }
@@ -646,10 +625,22 @@ void gemm_packed_cols(const Op& o, int nthreads) {
   const long itemsMin = kern.wideItems ? std::max<long>(2 * nthreads, (slivers * KCt * nr + kWideItemFloats - 1) / kWideItemFloats)
                                        : std::max((slivers + NSL - 1) / NSL, std::min(slivers, IPT * nthreads));
   const long items = std::min(slivers, (itemsMin + nthreads - 1) / nthreads * nthreads);
-  const PackedA pa = pack_a_panel(o, kern, KCt, nthreads);
-  const long rowSlivers = pa.rowSlivers, mPad = pa.mPad, mBlocks = pa.mBlocks;
-  float* apanel = pa.panel;
-  const bool lazy = pa.state != nullptr;
+  const long rowSlivers = (o.m + mr - 1) / mr, mPad = rowSlivers * mr;
+  const long mBlocks = (mPad + kern.mc - 1) / kern.mc;
+  const long kBlocks = (o.k + KCt - 1) / KCt;
+  float* apanel = scratch().b((size_t)mPad * o.k);  // block p0 at apanel + p0·mPad, row block i0 at + i0·kc
+  const bool lazy = kern.rowsA && !o.ta;
+  std::unique_ptr<std::atomic<uint8_t>[]> aState(lazy ? new std::atomic<uint8_t>[kBlocks * rowSlivers]() : nullptr);
+  if (!lazy) {
+    std::atomic<long> nextA{0};
+    pool_run(nthreads, [&] {
+      for (long t; (t = nextA.fetch_add(1)) < kBlocks * mBlocks;) {
+        const long p0 = t / mBlocks * KCt, kc = std::min(KCt, o.k - p0);
+        const auto [i0, i1] = row_block(t % mBlocks, mBlocks, rowSlivers, mr, o.m);
+        pack_a(o, i0, i1 - i0, p0, kc, mr, kern.edge != nullptr, apanel + p0 * mPad + i0 * kc);
+      }
+    });
+  }
   std::atomic<long> next{0};
   pool_run(nthreads, [&] {
     const long nslMax = (slivers + items - 1) / items;
@@ -659,7 +650,7 @@ void gemm_packed_cols(const Op& o, int nthreads) {
       for (long p0 = 0; p0 < o.k; p0 += KCt) {
         const long kc = std::min(KCt, o.k - p0);
         const bool add = o.acc || p0 > 0;
-        const LazyA lazyA{lazy ? pa.state.get() + p0 / KCt * rowSlivers : nullptr, p0};
+        const LazyA lazyA{aState.get() + p0 / KCt * rowSlivers, p0};
         // Full slivers of row-major B are packed by the first row block's first tile (when it is a full one);
         // the rest, and transposed B, beforehand.
         const long i1First = std::min(o.m, rowSlivers / mBlocks * mr);
@@ -669,7 +660,7 @@ void gemm_packed_cols(const Op& o, int nthreads) {
         for (long g0 = 0; g0 < sB - sA; g0 += NSL) {  // nsl slivers at a time: their B stays in L2 across the row blocks
           const long g1 = std::min(sB - sA, g0 + NSL), gFull = std::clamp(sFull - sA, g0, g1);
           for (long ib = 0; ib < mBlocks; ib++) {
-            const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
+            const auto [i0, i1] = row_block(ib, mBlocks, rowSlivers, mr, o.m);
             const float* bsrc = ib == 0 && fused ? o.b + p0 * o.n : nullptr;
             float* ap = apanel + p0 * mPad + i0 * kc;
             if (g0 < gFull)
@@ -710,7 +701,7 @@ void gemm_packed(const Op& o, int nthreads) {
       float* ap = scratch().a(MCt * KCt + MAX_MR * KCt);
       for (long it; (it = next.fetch_add(1)) < items;) {
         const long ib = it / jsplit, js = it % jsplit;
-        const long i0 = rowSlivers * ib / mBlocks * mr, i1 = std::min(o.m, rowSlivers * (ib + 1) / mBlocks * mr);
+        const auto [i0, i1] = row_block(ib, mBlocks, rowSlivers, mr, o.m);
         const long mc = i1 - i0;
         const long sA = slivers * js / jsplit, sB = slivers * (js + 1) / jsplit;
         for (long p0 = 0; p0 < o.k; p0 += KCt) {
