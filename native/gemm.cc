@@ -25,7 +25,7 @@ constexpr long kAPanelFloats = 8L << 20;  // packed A (32 MiB) up to which the c
 // 256×768×3072 +1-7%, the others within noise).
 constexpr long kWideItemFloats = 1L << 18;
 constexpr long kPackSlivers = 4;  // B slivers packed per claim: 4×32 floats = 512 contiguous bytes read per row
-constexpr long MAX_MR = 12, MAX_NR = 32;
+constexpr long MAX_MR = 14, MAX_NR = 32;
 
 using Ukr = void (*)(long kc, const float* a, const float* b, float* c, long ldc, bool add);
 // Full tile that reads op(B) rows unpacked (stride ldb) and packs them into bdst as it goes.
@@ -117,9 +117,10 @@ __attribute__((target("avx2,fma"))) void ukr_avx2_rowsa(long kc, const float* LM
   else ukr_avx2_body<6, true>(kc, a, b, c, ldc, add, lda, nullptr);
 }
 
-// AVX-512: R×32 tile, 2R zmm accumulators; R = 12 is the main kernel (two FMA pipes × latency 4 need at least 8
-// chains in flight, and 24 accumulators + 2 B vectors + 1 broadcast fit the 32 registers). Smaller R serve the
-// last rows of C so edge tiles do no wasted arithmetic.
+// AVX-512: R×32 tile, 2R zmm accumulators; R = 12 or 14 is the main kernel (two FMA pipes × latency 4 need at
+// least 8 chains in flight, and up to 28 accumulators + 2 B vectors + 1 broadcast fit the 32 registers). Smaller
+// R serve the last rows of C so edge tiles do no wasted arithmetic. The k loop is unrolled by two (fewer loop µops
+// per FMA; on the Intel machine of kernel_for, 14 rows alone on cached panels: 0-6% faster).
 // PACK: B is read unpacked, row p at b + p·ldb (row-major op(B)), and each row's 32 floats are also stored to
 // bdst, packing the sliver for the tiles that follow while this one computes (the loads overlap the FMAs
 // instead of a separate packing pass that waits on memory). PF: each step also prefetches into L2 one half-row
@@ -130,18 +131,19 @@ template <int R, bool PACK, bool PF = false, bool AROWS = false>
 __attribute__((target("avx512f,fma"), always_inline)) inline void ukr_avx512_body(
     long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b, long ldb, float* LMF_RESTRICT bdst,
     float* LMF_RESTRICT c, long ldc, bool add, const float* pf = nullptr, long lda = 0, float* LMF_RESTRICT adst = nullptr) {
-  static_assert(!AROWS || R == 12, "rows of A are read in three groups of four");
+  static_assert(!AROWS || R == 12 || R == 14, "rows of A are read in groups of four");
   const long l1 = lda, l2 = 2 * lda, l3 = 3 * lda;
-  const float *a0 = a, *a4 = a + 4 * lda, *a8 = a + 8 * lda;
+  const float *a0 = a, *a4 = a + 4 * lda, *a8 = a + 8 * lda, *a12 = a + 12 * lda;
   __m512 acc[R][2];
   // The C tile is read only at the end: fetch it now (it is usually far away in L3) while the loop runs.
-#pragma GCC unroll 12
+#pragma GCC unroll 14
   for (int i = 0; i < R; i++) {
     _mm_prefetch((const char*)(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch((const char*)(c + i * ldc + 31), _MM_HINT_T0);
   }
-#pragma GCC unroll 12
+#pragma GCC unroll 14
   for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+#pragma GCC unroll 2
   for (long p = 0; p < kc; p++) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
     if (!AROWS) _mm_prefetch((const char*)(a + R * 8), _MM_HINT_T0);
@@ -151,9 +153,9 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void ukr_avx512_bod
       _mm512_store_ps(bdst + 16, b1);
       bdst += 32;
     }
-#pragma GCC unroll 12
+#pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
-      const float* row = i < 4 ? a0 : i < 8 ? a4 : a8;
+      const float* row = i < 4 ? a0 : i < 8 ? a4 : i < 12 ? a8 : a12;
       const long off = i % 4 == 0 ? 0 : i % 4 == 1 ? l1 : i % 4 == 2 ? l2 : l3;
       const __m512 ai = _mm512_set1_ps(AROWS ? row[off] : a[i]);
       if (AROWS && adst) adst[i] = _mm512_cvtss_f32(ai);
@@ -161,14 +163,14 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void ukr_avx512_bod
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
     if (AROWS) {
-      a0++, a4++, a8++;
+      a0++, a4++, a8++, a12++;
       if (adst) adst += R;
     } else {
       a += R;
     }
     b += PACK ? ldb : 32;
   }
-#pragma GCC unroll 12
+#pragma GCC unroll 14
   for (int i = 0; i < R; i++) {
     float* row = c + i * ldc;
     if (add) {
@@ -189,11 +191,12 @@ __attribute__((target("avx512f,fma"))) void ukr_avx512_pf(long kc, const float* 
                                                            const float* pf, long ldpf, float* LMF_RESTRICT c, long ldc, bool add) {
   ukr_avx512_body<12, false, true>(kc, a, b, ldpf, nullptr, c, ldc, add, pf);
 }
+template <int R>
 __attribute__((target("avx512f,fma"))) void ukr_avx512_rowsa(long kc, const float* LMF_RESTRICT a, long lda, float* LMF_RESTRICT adst,
                                                               const float* LMF_RESTRICT b, float* LMF_RESTRICT c, long ldc, bool add) {
   // two inlined copies, so the one that only reads has no store test in its loop
-  if (adst) ukr_avx512_body<12, false, false, true>(kc, a, b, 32, nullptr, c, ldc, add, nullptr, lda, adst);
-  else ukr_avx512_body<12, false, false, true>(kc, a, b, 32, nullptr, c, ldc, add, nullptr, lda, nullptr);
+  if (adst) ukr_avx512_body<R, false, false, true>(kc, a, b, 32, nullptr, c, ldc, add, nullptr, lda, adst);
+  else ukr_avx512_body<R, false, false, true>(kc, a, b, 32, nullptr, c, ldc, add, nullptr, lda, nullptr);
 }
 __attribute__((target("avx512f,fma"))) void ukr_avx512_packb(long kc, const float* LMF_RESTRICT a, const float* LMF_RESTRICT b,
                                                               long ldb, float* LMF_RESTRICT bdst, float* LMF_RESTRICT c, long ldc, bool add) {
@@ -214,6 +217,8 @@ struct Kernel {
   // with all threads (gemm_cols_shared_b). Two items per thread, not one, so a thread slowed by another tenant's
   // work hands some of its share over.
   bool wideItems;
+  // Products deeper than wide with at most this many row blocks take the shared B panel instead (0: never).
+  long deepPanelBlocks;
   Ukr ukr;
   const Ukr* edge;  // edge[h]: kernel for h < mr rows (A slivers packed h tall), or null: full kernel into a tile
   UkrPackB packB;   // or null
@@ -223,19 +228,28 @@ struct Kernel {
 
 #if LMF_X86
 const Ukr kEdge256[6] = {nullptr, ukr_avx2<1>, ukr_avx2<2>, ukr_avx2<3>, ukr_avx2<4>, ukr_avx2<5>};
-const Ukr kEdge512[12] = {nullptr, ukr_avx512<1>, ukr_avx512<2>, ukr_avx512<3>, ukr_avx512<4>, ukr_avx512<5>,
-                          ukr_avx512<6>, ukr_avx512<7>, ukr_avx512<8>, ukr_avx512<9>, ukr_avx512<10>, ukr_avx512<11>};
+const Ukr kEdge512[14] = {nullptr, ukr_avx512<1>, ukr_avx512<2>, ukr_avx512<3>, ukr_avx512<4>, ukr_avx512<5>, ukr_avx512<6>,
+                              ukr_avx512<7>, ukr_avx512<8>, ukr_avx512<9>, ukr_avx512<10>, ukr_avx512<11>, ukr_avx512<12>, ukr_avx512<13>};
 #endif
 
-Kernel kernel_for(Isa isa) {
+Kernel kernel_for(Isa isa, Tuning tuning) {
 #if LMF_X86
-  // Zen 5 (48 KiB L1d, 1 MiB L2): deeper blocks than "B micro-panel in L1" win, since the kernel hides L2 latency
-  // and every extra K block costs one more read and write of the C tile; K = 768 covers GPT-2's in one block.
-  if (isa == Isa::avx512)
-    return {Isa::avx512, 12, 32, 512, 768, 144, 8, false, ukr_avx512<12>, kEdge512, ukr_avx512_packb, ukr_avx512_pf, ukr_avx512_rowsa};
-  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, 256, 256, 144, 8, true, ukr_avx2<6>, kEdge256, nullptr, nullptr, ukr_avx2_rowsa};
+  if (isa == Isa::avx512) {
+    // Intel (a Sapphire Rapids-class Xeon, 48 KiB L1d, 2 MiB L2; one-sided runs, best of 4×15, against the Zen 5
+    // set-up below): 14 rows (28 accumulators; 12 rows reached 0.92-0.96× of it over the same products); B packed
+    // per block before its tiles, not by the first row block's tiles as it goes (those tiles ran at a sixth of
+    // the speed of the others here: 256×768×3072 +3-13%, 768×768×3072 +6-9%); one K block up to 1024 deep
+    // (1024³ +3-5%: the second block's pass over C was the cost); the wide items and the deeper-than-wide path
+    // of the Zen 3 set-up (256×3072×768 1.05-1.2×).
+    if (tuning == Tuning::intel || (tuning == Tuning::cpu && __builtin_cpu_is("intel")))
+      return {Isa::avx512, 14, 32, 512, 1024, 140, 8, true, 3, ukr_avx512<14>, kEdge512, nullptr, nullptr, ukr_avx512_rowsa<14>};
+    // Zen 5 (48 KiB L1d, 1 MiB L2): deeper blocks than "B micro-panel in L1" win, since the kernel hides L2
+    // latency and every extra K block costs one more read and write of the C tile; K = 768 covers GPT-2's in one.
+    return {Isa::avx512, 12, 32, 512, 768, 144, 8, false, 0, ukr_avx512<12>, kEdge512, ukr_avx512_packb, ukr_avx512_pf, ukr_avx512_rowsa<12>};
+  }
+  if (isa == Isa::avx2) return {Isa::avx2, 6, 16, 256, 256, 144, 8, true, 0, ukr_avx2<6>, kEdge256, nullptr, nullptr, ukr_avx2_rowsa};
 #endif
-  return {Isa::generic, 4, 16, 512, 768, 144, 8, false, ukr_generic, nullptr, nullptr, nullptr, nullptr};
+  return {Isa::generic, 4, 16, 512, 768, 144, 8, false, 0, ukr_generic, nullptr, nullptr, nullptr, nullptr};
 }
 
 Isa detect() {
@@ -248,7 +262,7 @@ Isa detect() {
 }
 
 Kernel& current() {
-  static Kernel k = kernel_for(detect());
+  static Kernel k = kernel_for(detect(), Tuning::cpu);
   return k;
 }
 
@@ -410,7 +424,8 @@ void pack_b_rows(const Op& o, long p0, long kc, long j0, long jEnd, long nr, flo
   for (long p = pA; p < pB; p++) {
     if (p + kAhead < pB && width > 0) fetch(p + kAhead);
     const float* src = o.b + (p0 + p) * o.n + j0;
-    if (nr == 16)  // a copy of known size compiles to a few vector moves instead of a call per 64 bytes
+    // a copy of known size compiles to a few vector moves instead of a call per sliver row
+    if (nr == 16)
       for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * 16, src + s * 16, 16 * sizeof(float));
     else
       for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * nr, src + s * nr, nr * sizeof(float));
@@ -1046,10 +1061,15 @@ void gemm_one(const Op& o, int nthreads) {
   // the shared B panel serves narrow products, and those whose packed A would not fit its buffer.
   // With wideItems kernels, products deeper than wide pack B and A a k block at a time with all threads, whatever
   // the depth of A (Zen 3, 2 threads: 256×3072×768 1.05-1.11×, 1024×1536×384 1.2-1.3×, 1024×50257×384 1.7×;
-  // 256×768×3072 7-11% slower, so not wider ones), while a k block of A fits the A panel's size.
-  const long slivers = (o.n + current().nr - 1) / current().nr;
-  const long mPad = (o.m + current().mr - 1) / current().mr * current().mr;
-  if (current().wideItems && !o.tb && o.k > o.n && slivers >= nt && mPad * current().kcCols <= kAPanelFloats) gemm_cols_shared_b(o, nt);
+  // 256×768×3072 7-11% slower, so not wider ones), while a k block of A fits the A panel's size; and, with the
+  // Intel set-up, through the shared panel when A has few row blocks (2 threads, against the k-block path, two
+  // runs each: 128×3072×768 1.1-1.3×, 256×3072×768 1.08-1.3×, 384×3072×768 1.07×; 512×3072×768 0.93-0.95×).
+  const Kernel& kern = current();
+  const long slivers = (o.n + kern.nr - 1) / kern.nr;
+  const long mPad = (o.m + kern.mr - 1) / kern.mr * kern.mr;
+  const bool deep = kern.wideItems && !o.tb && o.k > o.n && slivers >= nt;
+  if (deep && (mPad + kern.mc - 1) / kern.mc <= kern.deepPanelBlocks) gemm_packed(o, nt);
+  else if (deep && mPad * kern.kcCols <= kAPanelFloats) gemm_cols_shared_b(o, nt);
   else if (o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) gemm_packed_cols(o, nt);
   else gemm_packed(o, nt);
 }
@@ -1155,9 +1175,9 @@ void gemm_set_blocking(long kc, long kcCols, long mc, long nsl) {
   if (mc > 0) k.mc = mc / k.mr * k.mr;
   if (nsl > 0) k.nsl = nsl;
 }
-void gemm_set_isa(Isa isa) {
+void gemm_set_isa(Isa isa, Tuning tuning) {
   Isa best = detect();
-  current() = kernel_for((int)isa > (int)best ? best : isa);
+  current() = kernel_for((int)isa > (int)best ? best : isa, tuning);
 }
 
 void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate,

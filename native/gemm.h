@@ -4,11 +4,13 @@
 namespace lmf {
 
 enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
+/** Whose blocking an AVX-512 GEMM uses: the running CPU's vendor's, or the one named (tests run both anywhere). */
+enum class Tuning { cpu = 0, intel = 1, amd = 2 };
 
 Isa gemm_best_isa();
 Isa gemm_isa();
 /** Forces a micro-kernel (tests exercise every path on one machine); clamped to what the CPU supports. */
-void gemm_set_isa(Isa isa);
+void gemm_set_isa(Isa isa, Tuning tuning = Tuning::cpu);
 
 /** Overrides the current micro-kernel's blocking (values <= 0 keep it): bench/native's tuning sweeps. */
 void gemm_set_blocking(long kc, long kcCols, long mc, long nsl);

@@ -42,17 +42,20 @@ describe.skipIf(!available)("native GEMM", () => {
   const isas = available ? (["generic", "avx2", "avx512"] as const).slice(0, ["generic", "avx2", "avx512"].indexOf(nativeInfo().bestIsa) + 1) : [];
   afterAll(() => { if (available) setNativeIsa(nativeInfo().bestIsa); });
   const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [7, 1, 65], [33, 65, 7], [65, 33, 257], [130, 257, 300], [257, 65, 513], [1, 300, 257], [300, 1, 129],
-    // wide (column-split path, two K blocks) and deep (shared-B-panel path, three K blocks), ragged edges
-    [40, 200, 900], [130, 70, 1100],
+    // wide (column-split path, two K blocks of 768, one of 1024, three of either) and deep (shared-B-panel path,
+    // two or three K blocks; with more row blocks, B packed a K block at a time where the kernel does so), ragged edges
+    [40, 200, 900], [40, 200, 2100], [130, 70, 1100], [520, 40, 300],
     // one output row whose K has a 16-wide step and a masked tail (vector GEMV); K rows in passes of 16, 4 and 1
     [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70],
     // one row of W [K, N] with a 4 KiB row stride: rows read in two segments (a shifted one when N / 2 is itself
     // a 4 KiB multiple), eight rows a pass, in one and in several K chunks
     [1, 3072, 13], [1, 2048, 21], [1, 2048, 300]];
 
-  for (const isa of isas) {
-    it(`${isa}: every transpose, with and without accumulate, odd sizes`, () => {
-      setNativeIsa(isa);
+  // AVX-512 twice: the Intel and the AMD blocking (micro-kernel height, B packing, K depth) whatever this CPU is
+  const setups = isas.flatMap((isa) => (isa === "avx512" ? (["intel", "amd"] as const).map((tuning) => ({ isa, tuning })) : [{ isa, tuning: undefined }]));
+  for (const { isa, tuning } of setups) {
+    it(`${isa}${tuning ? ` (${tuning} tuning)` : ""}: every transpose, with and without accumulate, odd sizes`, () => {
+      setNativeIsa(isa, tuning);
       const be = nativeBackend();
       for (const [m, n, k] of shapes) {
         for (const ta of [false, true]) for (const tb of [false, true]) for (const acc of [false, true]) {

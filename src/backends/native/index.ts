@@ -173,9 +173,12 @@ export function setNumThreads(threads: number): void {
   addonOrThrow().setNumThreads(threads);
 }
 
-/** Forces a GEMM micro-kernel no newer than `isa` (tests run every path on one machine). */
-export function setNativeIsa(isa: NativeInfo["isa"]): void {
-  addonOrThrow().setIsa(isa === "avx512" ? 2 : isa === "avx2" ? 1 : 0);
+/**
+ * Forces a GEMM micro-kernel no newer than `isa` (tests run every path on one machine), with AVX-512 the blocking
+ * tuned for `tuning`'s CPUs rather than the running CPU's vendor.
+ */
+export function setNativeIsa(isa: NativeInfo["isa"], tuning?: "intel" | "amd"): void {
+  addonOrThrow().setIsa(isa === "avx512" ? 2 : isa === "avx2" ? 1 : 0, tuning === "intel" ? 1 : tuning === "amd" ? 2 : 0);
 }
 
 /**
