@@ -1062,13 +1062,14 @@ void gemm_one(const Op& o, int nthreads) {
   // With wideItems kernels, products deeper than wide pack B and A a k block at a time with all threads, whatever
   // the depth of A (Zen 3, 2 threads: 256×3072×768 1.05-1.11×, 1024×1536×384 1.2-1.3×, 1024×50257×384 1.7×;
   // 256×768×3072 7-11% slower, so not wider ones), while a k block of A fits the A panel's size; and, with the
-  // Intel set-up, through the shared panel when A has few row blocks (2 threads, against the k-block path, two
-  // runs each: 128×3072×768 1.1-1.3×, 256×3072×768 1.08-1.3×, 384×3072×768 1.07×; 512×3072×768 0.93-0.95×).
+  // Intel set-up, through the shared panel when A has few row blocks and B is one panel (2 threads, against the
+  // k-block path, two runs each: 128×3072×768 1.1-1.3×, 256×3072×768 1.08-1.3×, 384×3072×768 1.07×; 512×3072×768
+  // 0.93-0.95×; a B of several panels packs A once for each).
   const Kernel& kern = current();
   const long slivers = (o.n + kern.nr - 1) / kern.nr;
   const long mPad = (o.m + kern.mr - 1) / kern.mr * kern.mr;
   const bool deep = kern.wideItems && !o.tb && o.k > o.n && slivers >= nt;
-  if (deep && (mPad + kern.mc - 1) / kern.mc <= kern.deepPanelBlocks) gemm_packed(o, nt);
+  if (deep && (mPad + kern.mc - 1) / kern.mc <= kern.deepPanelBlocks && o.k * o.n <= kBPanelFloats) gemm_packed(o, nt);
   else if (deep && mPad * kern.kcCols <= kAPanelFloats) gemm_cols_shared_b(o, nt);
   else if (o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) gemm_packed_cols(o, nt);
   else gemm_packed(o, nt);
