@@ -1,6 +1,6 @@
 import { TensorError } from "../errors.js";
 import { getBackend, type BinaryOp, type UnaryOp } from "../backends/index.js";
-import { allocate, convert, isFloat, type DType, type FloatArray, type StorageArray } from "./dtype.js";
+import { allocate, allocateUninitialized, convert, isFloat, type DType, type FloatArray, type StorageArray } from "./dtype.js";
 import { broadcastShapes, broadcastStrides, normalizeDim, normalizeDims, numel, shapesEqual, stridesOf, type Shape } from "./shape.js";
 import { Tensor, result, full, isGradEnabled } from "./tensor.js";
 import { Generator, getDefaultGenerator } from "../utils/rng.js";
@@ -42,7 +42,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, dtype: DType): { data: StorageArray; shape: number[] } {
   const shape = broadcastShapes(a.shape, b.shape, op);
-  const out = allocate(dtype, numel(shape));
+  const out = allocateUninitialized(dtype, numel(shape));
   getBackend().binary(op, castTo(a, dtype).data, broadcastStrides(a.shape, shape), castTo(b, dtype).data, broadcastStrides(b.shape, shape), out, shape);
   return { data: out, shape };
 }
@@ -81,7 +81,7 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
 export function pow(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === "number") {
     const x = a.floatData;
-    const out = allocate(a.dtype, a.size) as FloatArray;
+    const out = allocateUninitialized(a.dtype, a.size) as FloatArray;
     getBackend().powScalar(x, b, out);
     return result(out, a.shape, a.dtype, [a], "pow", (g) => [mul(g, mul(pow(a, b - 1), b))]);
   }
@@ -120,7 +120,7 @@ export function lt(a: Tensor, b: TensorLike): Tensor {
 
 /** x * scale + shift in one pass (used for scalar arithmetic in hot paths). */
 export function affine(x: Tensor, scale: number, shift = 0): Tensor {
-  const out = allocate(x.dtype, x.size) as FloatArray;
+  const out = allocateUninitialized(x.dtype, x.size) as FloatArray;
   getBackend().affine(x.floatData, scale, shift, out);
   return result(out, x.shape, x.dtype, [x], "affine", (g) => [scale === 1 ? g : affine(g, scale)]);
 }
@@ -129,10 +129,10 @@ export function affine(x: Tensor, scale: number, shift = 0): Tensor {
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
   const input = isFloat(x.dtype) ? x : toDtype(x, "f32");
-  const out = allocate(input.dtype, input.size) as FloatArray;
+  const out = allocateUninitialized(input.dtype, input.size) as FloatArray;
   getBackend().unary(op, input.floatData, out);
   const y = result(out, input.shape, input.dtype, [input], op, (g) => {
-    const gi = allocate(g.dtype, g.size) as FloatArray;
+    const gi = allocateUninitialized(g.dtype, g.size) as FloatArray;
     getBackend().unaryBackward(op, input.floatData, out, g.floatData, gi);
     return [new Tensor(gi, g.shape, g.dtype)];
   });
@@ -188,7 +188,7 @@ export function sum(x: Tensor, dims?: number | readonly number[], keepdim = fals
   for (let k = ds.length - 1; k >= 0; k--) {
     const d = ds[k]!;
     const outer = numel(cur.slice(0, d)), inner = cur[d]!, rest = numel(cur.slice(d + 1));
-    const out = allocate(input.dtype, outer * rest) as FloatArray;
+    const out = allocateUninitialized(input.dtype, outer * rest) as FloatArray;
     getBackend().sumAxis(data, out, outer, inner, rest);
     data = out;
     cur[d] = 1;
@@ -221,7 +221,7 @@ export function maxDim(x: Tensor, dim: number, keepdim = false): { values: Tenso
   const d = normalizeDim(dim, input.ndim, "max");
   const outer = numel(input.shape.slice(0, d)), inner = input.shape[d]!, rest = numel(input.shape.slice(d + 1));
   if (inner === 0) throw new TensorError("max: reduction over an empty dimension");
-  const out = allocate(input.dtype, outer * rest) as FloatArray;
+  const out = allocateUninitialized(input.dtype, outer * rest) as FloatArray;
   const idx = new Int32Array(outer * rest);
   getBackend().maxAxis(input.floatData, out, idx, outer, inner, rest);
   const shape = reduceShape(input.shape, [d], keepdim);
@@ -253,10 +253,10 @@ function softmaxImpl(x: Tensor, dim: number, log: boolean): Tensor {
   if (d !== x.ndim - 1) return transpose(softmaxImpl(transpose(x, d, -1), -1, log), d, -1);
   const cols = x.shape[x.ndim - 1] ?? 1;
   const rows = cols === 0 ? 0 : x.size / cols;
-  const out = allocate(x.dtype, x.size) as FloatArray;
+  const out = allocateUninitialized(x.dtype, x.size) as FloatArray;
   getBackend().softmax(x.floatData, out, rows, cols, log);
   return result(out, x.shape, x.dtype, [x], log ? "logSoftmax" : "softmax", (g) => {
-    const gi = allocate(g.dtype, g.size) as FloatArray;
+    const gi = allocateUninitialized(g.dtype, g.size) as FloatArray;
     getBackend().softmaxBackward(out, g.floatData, gi, rows, cols, log);
     return [new Tensor(gi, x.shape, g.dtype)];
   });
@@ -317,7 +317,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   // Moving only size-1 dims keeps the memory order (a decode step's [B, 1, H, D] -> [B, H, 1, D]): share the data.
   const kept = perm.filter((p) => x.shape[p]! !== 1);
   if (kept.every((p, i) => i === 0 || p > kept[i - 1]!)) return result(x.data, shape, x.dtype, [x], "permute", (g) => [permute(g, inverse)]);
-  const out = allocate(x.dtype, x.size);
+  const out = allocateUninitialized(x.dtype, x.size);
   getBackend().permute(x.data, out, x.shape, perm);
   return result(out, shape, x.dtype, [x], "permute", (g) => [permute(g, inverse)]);
 }
@@ -351,7 +351,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   const outer = numel(x.shape.slice(0, d)), inner = numel(x.shape.slice(d + 1));
   const shape = [...x.shape];
   shape[d] = count;
-  const out = allocate(x.dtype, outer * count * inner);
+  const out = allocateUninitialized(x.dtype, outer * count * inner);
   const src = x.data;
   // With step 1 each outer index is one contiguous run (one copy instead of `count` small ones).
   const run = step === 1 ? count * inner : inner, runs = step === 1 ? 1 : count;
@@ -394,7 +394,7 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   const total = tensors.reduce((s, t) => s + t.shape[d]!, 0);
   const shape = [...first.shape];
   shape[d] = total;
-  const out = allocate(dtype, outer * total * inner);
+  const out = allocateUninitialized(dtype, outer * total * inner);
   let offset = 0;
   const parts = tensors.map((t) => castTo(t, dtype));
   for (const t of parts) {
@@ -601,7 +601,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const aOff = batchOffsets(A.shape.slice(0, -2), batch, m * k), bOff = batchOffsets(B.shape.slice(0, -2), batch, k * n);
   const cOff = Array.from({ length: nb }, (_, i) => i * m * n);
   if (target) checkOut([...batch, m, n], dtype, target);
-  const out = target ? target.floatData : (allocate(dtype, nb * m * n) as FloatArray);
+  const out = target ? target.floatData : (allocateUninitialized(dtype, nb * m * n) as FloatArray);
   getBackend().gemm(A.floatData, B.floatData, out, m, n, k, false, false, false, aOff, bOff, cOff);
   if (target) return target;
   return result(out, [...batch, m, n], dtype, [A, B], "matmul", (g) => {
@@ -668,7 +668,7 @@ function biasedMatmul(x: Tensor, weight: Tensor, bias: Tensor | null, transposed
   const dtype = promote(x.dtype, weight.dtype);
   const X = castTo(x, dtype), W = castTo(weight, dtype), Bv = bias && castTo(bias, dtype);
   const rows = X.size / inF;
-  const out = allocate(dtype, rows * outF) as FloatArray;
+  const out = allocateUninitialized(dtype, rows * outF) as FloatArray;
   const be = getBackend();
   // One row (decoding): start from the bias and accumulate the product into it.
   const seeded = Bv !== null && rows === 1;
@@ -680,18 +680,18 @@ function biasedMatmul(x: Tensor, weight: Tensor, bias: Tensor | null, transposed
     const gd = g.floatData;
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
     if (X.requiresGrad) {
-      const d = allocate(dtype, X.size) as FloatArray;
+      const d = allocateUninitialized(dtype, X.size) as FloatArray;
       be.gemm(gd, W.floatData, d, rows, inF, outF, false, !transposed, false, [0], [0], [0]);
       gx = new Tensor(d, X.shape, dtype);
     }
     if (W.requiresGrad) {
-      const d = allocate(dtype, W.size) as FloatArray;
+      const d = allocateUninitialized(dtype, W.size) as FloatArray;
       if (transposed) be.gemm(gd, X.floatData, d, outF, inF, rows, true, false, false, [0], [0], [0]);
       else be.gemm(X.floatData, gd, d, inF, outF, rows, true, false, false, [0], [0], [0]);
       gw = new Tensor(d, W.shape, dtype);
     }
     if (Bv?.requiresGrad) {
-      const d = allocate(dtype, outF) as FloatArray;
+      const d = allocateUninitialized(dtype, outF) as FloatArray;
       be.sumAxis(gd, d, 1, rows, outF);
       gb = new Tensor(d, Bv.shape, dtype);
     }
@@ -745,7 +745,7 @@ function normImpl(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: nu
   const dtype = x.dtype;
   const W = weight ? castTo(weight, dtype) : null, Bv = bias ? castTo(bias, dtype) : null;
   const inputs = [x, ...(W ? [W] : []), ...(Bv ? [Bv] : [])];
-  const out = allocate(dtype, x.size) as FloatArray;
+  const out = allocateUninitialized(dtype, x.size) as FloatArray;
   // The row statistics are kept only for backward; without it they go to a reused scratch buffer.
   const keep = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   const meanA = keep ? (allocate(dtype, rows) as FloatArray) : normScratch(dtype, rows, 0);
@@ -753,7 +753,7 @@ function normImpl(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: nu
   const be = getBackend();
   be.norm(x.floatData, W?.floatData ?? null, Bv?.floatData ?? null, out, meanA, rstd, rows, cols, eps, rms, weightOffset);
   return result(out, x.shape, dtype, inputs, rms ? "rmsNorm" : "layerNorm", (g) => {
-    const dx = allocate(dtype, x.size) as FloatArray;
+    const dx = allocateUninitialized(dtype, x.size) as FloatArray;
     const dw = W?.requiresGrad ? (allocate(dtype, cols) as FloatArray) : null;
     const db = Bv?.requiresGrad ? (allocate(dtype, cols) as FloatArray) : null;
     be.normBackward(x.floatData, W?.floatData ?? null, g.floatData, meanA, rstd, dx, dw, db, rows, cols, rms, weightOffset);
@@ -812,7 +812,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   const t = indexData(target, "crossEntropy");
   if (t.length !== N) throw new TensorError(`crossEntropy: ${N} rows of logits but ${t.length} targets`);
   const dtype = logits.dtype;
-  const lsm = allocate(dtype, logits.size) as FloatArray;
+  const lsm = allocateUninitialized(dtype, logits.size) as FloatArray;
   const be = getBackend();
   be.softmax(logits.floatData, lsm, N, C, true);
   const perRow = allocate(dtype, N) as FloatArray;
@@ -845,7 +845,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   return result(outData, shape, dtype, [logits], "crossEntropy", (g) => {
     // scale · (softmax − target), target = (1−ε)·onehot + ε/C, with the N×C work in backend kernels.
     const gd = g.floatData;
-    const gl = allocate(dtype, logits.size) as FloatArray;
+    const gl = allocateUninitialized(dtype, logits.size) as FloatArray;
     be.unary("exp", lsm, gl);
     const uniform = reduction !== "none";
     const scaleOf = (i: number): number => (reduction === "none" ? gd[i]! : reduction === "mean" ? gd[0]! / count : gd[0]!);

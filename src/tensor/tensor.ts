@@ -1,6 +1,6 @@
 import { TensorError } from "../errors.js";
 import { getBackend } from "../backends/index.js";
-import { allocate, convert, isFloat, type DType, type FloatArray, type StorageArray } from "./dtype.js";
+import { allocate, allocateUninitialized, convert, isFloat, type DType, type FloatArray, type StorageArray } from "./dtype.js";
 import { numel, shapesEqual, type Shape } from "./shape.js";
 import { Generator, getDefaultGenerator } from "../utils/rng.js";
 
@@ -173,9 +173,15 @@ function topoOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
+function copyOf(t: Tensor): StorageArray {
+  const out = allocateUninitialized(t.dtype, t.data.length);
+  out.set(t.data as never);
+  return out;
+}
+
 function accumulate(a: Tensor | undefined, b: Tensor): Tensor {
   if (a === undefined) return b;
-  const out = allocate(a.dtype, a.size);
+  const out = allocateUninitialized(a.dtype, a.size);
   getBackend().binary("add", a.data, [1], b.data, [1], out, [a.size]);
   return new Tensor(out, a.shape, a.dtype);
 }
@@ -194,7 +200,7 @@ function runBackward(root: Tensor, seed: Tensor, retainGraph: boolean): void {
       const fn = t.gradFn;
       if (fn === null) {
         // A leaf gets its own copy: backward passes may hand the same tensor to several inputs.
-        if (t.requiresGrad) t.grad = t.grad === null ? new Tensor(g.data.slice(), g.shape, g.dtype) : accumulate(t.grad, g);
+        if (t.requiresGrad) t.grad = t.grad === null ? new Tensor(copyOf(g), g.shape, g.dtype) : accumulate(t.grad, g);
         continue;
       }
       const inputGrads = fn.backward(g);

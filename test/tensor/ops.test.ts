@@ -183,6 +183,32 @@ describe("forward values", () => {
   });
 });
 
+describe("large outputs (their storage is not zero-filled)", () => {
+  // Above 64 KiB outputs skip the zero fill, so every kernel must write each element; dirty freed memory first so
+  // a skipped element would read as NaN rather than as a lucky zero.
+  const dirty = (): void => { for (let i = 0; i < 8; i++) T.full([1 << 16], Number.NaN).add(1); };
+  it("empty reductions and products are zeros, copies are exact", () => {
+    dirty();
+    expect(flat(T.matmul(T.zeros([300, 0]), T.zeros([0, 300]))).every((v) => v === 0)).toBe(true);
+    dirty();
+    expect(flat(T.sum(T.zeros([200, 0, 300]), 1))).toEqual(new Array(200 * 300).fill(0));
+    const g = new Generator(3);
+    const a = T.randn([130, 260], { generator: g }), b = T.randn([70, 260], { generator: g });
+    dirty();
+    const c = T.concat([a, b], 0);
+    expect(flat(c)).toEqual([...flat(a), ...flat(b)]);
+    dirty();
+    const tr = c.transpose(0, 1).contiguous();
+    for (const [i, j] of [[0, 0], [259, 199], [17, 150]] as const) expect(tr.data[i * 200 + j]).toBe(c.data[j * 260 + i]);
+  });
+  it("a leaf's gradient is its own copy of the incoming one", () => {
+    const x = T.randn([300, 300], { generator: new Generator(4), requiresGrad: true });
+    dirty();
+    x.mul(3).sum().backward();
+    expect(flat(x.grad!).every((v) => v === 3)).toBe(true);
+  });
+});
+
 describe("autograd", () => {
   it("accumulates gradients into .grad across backward calls", () => {
     const x = tensor([1, 2, 3], { requiresGrad: true });
