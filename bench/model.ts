@@ -62,6 +62,10 @@ function greedy(model: PreTrainedModel, prompt: Tensor): number {
   });
 }
 
+// Training steps warm up longer on both sides (bench/pytorch/model.py too): the first few grow the allocator's heap
+// to the steady state, and on a 124M step those page faults cost a third of the step.
+const TRAIN_WARMUPS = 3;
+
 export async function main(flags: string[]): Promise<void> {
   const threads = Number(flagValue(flags, "threads") ?? Math.min(2, os.cpus().length));
   const seconds = Number(flagValue(flags, "seconds") ?? 3);
@@ -99,7 +103,7 @@ export async function main(flags: string[]): Promise<void> {
         opt.zeroGrad();
         loss!.backward();
         opt.step();
-      }, seconds, 2);
+      }, seconds, 2, TRAIN_WARMUPS);
       row(`train step ${size.trainBatch}×256, tokens/s`, (size.trainBatch * SEQ) / t, pt?.train_tokens_per_s);
     }
     if (only.has("generate")) {

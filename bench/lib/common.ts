@@ -30,9 +30,9 @@ export function cpuFlags(): string[] {
   }
 }
 
-/** Best wall time (seconds) of fn over at least `minReps` runs and `minSeconds` in total, after one warm-up. */
-export function bestTime(fn: () => void, minSeconds = 1, minReps = 3): number {
-  fn();
+/** Best wall time (seconds) of fn over at least `minReps` runs and `minSeconds` in total, after `warmups` runs. */
+export function bestTime(fn: () => void, minSeconds = 1, minReps = 3, warmups = 1): number {
+  for (let i = 0; i < warmups; i++) fn();
   let best = Infinity, reps = 0;
   const start = performance.now();
   while (reps < minReps || performance.now() - start < minSeconds * 1000) {
