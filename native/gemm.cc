@@ -217,8 +217,9 @@ struct Kernel {
   // with all threads (gemm_cols_shared_b). Two items per thread, not one, so a thread slowed by another tenant's
   // work hands some of its share over.
   bool wideItems;
-  // Products deeper than wide with at most this many row blocks take the shared B panel instead (0: never).
-  long deepPanelBlocks;
+  // Products deeper than wide with at most this many row blocks, and a B of at most one panel, take the column
+  // split instead (0: never).
+  long deepColsBlocks;
   Ukr ukr;
   const Ukr* edge;  // edge[h]: kernel for h < mr rows (A slivers packed h tall), or null: full kernel into a tile
   UkrPackB packB;   // or null
@@ -240,7 +241,7 @@ Kernel kernel_for(Isa isa, Tuning tuning) {
     // per block before its tiles, not by the first row block's tiles as it goes (those tiles ran at a sixth of
     // the speed of the others here: 256×768×3072 +3-13%, 768×768×3072 +6-9%); one K block up to 1024 deep
     // (1024³ +3-5%: the second block's pass over C was the cost); the wide items and the deeper-than-wide path
-    // of the Zen 3 set-up (256×3072×768 1.05-1.2×).
+    // of the Zen 3 set-up, but the column split for deep products of up to three row blocks (gemm_one).
     if (tuning == Tuning::intel || (tuning == Tuning::cpu && __builtin_cpu_is("intel")))
       return {Isa::avx512, 14, 32, 512, 1024, 140, 8, true, 3, ukr_avx512<14>, kEdge512, nullptr, nullptr, ukr_avx512_rowsa<14>};
     // Zen 5 (48 KiB L1d, 1 MiB L2): deeper blocks than "B micro-panel in L1" win, since the kernel hides L2
@@ -1061,17 +1062,17 @@ void gemm_one(const Op& o, int nthreads) {
   // the shared B panel serves narrow products, and those whose packed A would not fit its buffer.
   // With wideItems kernels, products deeper than wide pack B and A a k block at a time with all threads, whatever
   // the depth of A (Zen 3, 2 threads: 256×3072×768 1.05-1.11×, 1024×1536×384 1.2-1.3×, 1024×50257×384 1.7×;
-  // 256×768×3072 7-11% slower, so not wider ones), while a k block of A fits the A panel's size; and, with the
-  // Intel set-up, through the shared panel when A has few row blocks and B is one panel (2 threads, against the
-  // k-block path, two runs each: 128×3072×768 1.1-1.3×, 256×3072×768 1.08-1.3×, 384×3072×768 1.07×; 512×3072×768
-  // 0.93-0.95×; a B of several panels packs A once for each).
+  // 256×768×3072 7-11% slower, so not wider ones), while a k block of A fits the A panel's size; except, with
+  // the Intel set-up, where A has few row blocks and B is no larger than a panel: those take the column split
+  // (2 threads, one-sided runs: 128×3072×768 1.12×, 256×3072×768 1.05-1.14×, 384×3072×768 1.02×, 512×3072×768
+  // level, 1024×3072×768 0.92×; 256×50257×768 0.93-0.98×, so not larger B).
   const Kernel& kern = current();
   const long slivers = (o.n + kern.nr - 1) / kern.nr;
   const long mPad = (o.m + kern.mr - 1) / kern.mr * kern.mr;
   const bool deep = kern.wideItems && !o.tb && o.k > o.n && slivers >= nt;
-  if (deep && (mPad + kern.mc - 1) / kern.mc <= kern.deepPanelBlocks && o.k * o.n <= kBPanelFloats) gemm_packed(o, nt);
-  else if (deep && mPad * kern.kcCols <= kAPanelFloats) gemm_cols_shared_b(o, nt);
-  else if (o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) gemm_packed_cols(o, nt);
+  const bool fewRows = (mPad + kern.mc - 1) / kern.mc <= kern.deepColsBlocks && o.k * o.n <= kBPanelFloats;
+  if (deep && !fewRows && mPad * kern.kcCols <= kAPanelFloats) gemm_cols_shared_b(o, nt);
+  else if ((deep && fewRows) || o.n >= 2 * o.m || (slivers >= 2L * nt && (o.m + MAX_MR) * o.k <= kAPanelFloats)) gemm_packed_cols(o, nt);
   else gemm_packed(o, nt);
 }
 

@@ -42,8 +42,8 @@ describe.skipIf(!available)("native GEMM", () => {
   const isas = available ? (["generic", "avx2", "avx512"] as const).slice(0, ["generic", "avx2", "avx512"].indexOf(nativeInfo().bestIsa) + 1) : [];
   afterAll(() => { if (available) setNativeIsa(nativeInfo().bestIsa); });
   const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [7, 1, 65], [33, 65, 7], [65, 33, 257], [130, 257, 300], [257, 65, 513], [1, 300, 257], [300, 1, 129],
-    // wide (column-split path, two K blocks of 768, one of 1024, three of either) and deep (shared-B-panel path,
-    // two or three K blocks; with more row blocks, B packed a K block at a time where the kernel does so), ragged edges
+    // wide (column-split path, two K blocks of 768, one of 1024, three of either) and deep (by set-up the shared B
+    // panel, the column split or B packed a K block at a time, two or three K blocks), ragged edges
     [40, 200, 900], [40, 200, 2100], [130, 70, 1100], [520, 40, 300],
     // one output row whose K has a 16-wide step and a masked tail (vector GEMV); K rows in passes of 16, 4 and 1
     [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70],
