@@ -230,7 +230,7 @@ struct Kernel {
 #if LMF_X86
 const Ukr kEdge256[6] = {nullptr, ukr_avx2<1>, ukr_avx2<2>, ukr_avx2<3>, ukr_avx2<4>, ukr_avx2<5>};
 const Ukr kEdge512[14] = {nullptr, ukr_avx512<1>, ukr_avx512<2>, ukr_avx512<3>, ukr_avx512<4>, ukr_avx512<5>, ukr_avx512<6>,
-                              ukr_avx512<7>, ukr_avx512<8>, ukr_avx512<9>, ukr_avx512<10>, ukr_avx512<11>, ukr_avx512<12>, ukr_avx512<13>};
+                          ukr_avx512<7>, ukr_avx512<8>, ukr_avx512<9>, ukr_avx512<10>, ukr_avx512<11>, ukr_avx512<12>, ukr_avx512<13>};
 #endif
 
 Kernel kernel_for(Isa isa, Tuning tuning) {
@@ -425,8 +425,7 @@ void pack_b_rows(const Op& o, long p0, long kc, long j0, long jEnd, long nr, flo
   for (long p = pA; p < pB; p++) {
     if (p + kAhead < pB && width > 0) fetch(p + kAhead);
     const float* src = o.b + (p0 + p) * o.n + j0;
-    // a copy of known size compiles to a few vector moves instead of a call per sliver row
-    if (nr == 16)
+    if (nr == 16)  // a copy of known size compiles to a few vector moves instead of a call per 64 bytes
       for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * 16, src + s * 16, 16 * sizeof(float));
     else
       for (long s = s0; s < full; s++) std::memcpy(dst + ((s - s0) * kc + p) * nr, src + s * nr, nr * sizeof(float));
