@@ -467,6 +467,14 @@ void pack_b_slivers(const Op& o, long p0, long kc, long j0, long jEnd, long nr, 
   }
 }
 
+// kc rows of H floats, row p from src + p·lds, laid end to end: a copy of known size per row compiles to a few
+// vector moves (in a ~30M training step's weight gradients the element loop it replaces took 4.3% of the samples,
+// the copies 2.9%; 384×1024×1152 and 1536×1024×384 with A transposed 1.06× on the Intel machine, 2 threads).
+template <long H>
+void copy_rows(const float* LMF_RESTRICT src, long lds, long kc, float* LMF_RESTRICT out) {
+  for (long p = 0; p < kc; p++) std::memcpy(out + p * H, src + p * lds, H * sizeof(float));
+}
+
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into slivers of mr rows, each kc×mr; a last sliver of h < mr rows is packed
 // kc×h when the kernel has edge variants (`tight`), else zero-padded to mr.
 void pack_a(const Op& o, long i0, long mc, long p0, long kc, long mr, bool tight, float* dst) {
@@ -474,6 +482,11 @@ void pack_a(const Op& o, long i0, long mc, long p0, long kc, long mr, bool tight
     float* out = dst + r * kc;
     const long h = std::min(mr, mc - r), ld = tight ? h : mr;
     if (o.ta) {
+      const float* src = o.a + p0 * o.m + i0 + r;
+      if (h == ld && (h == 14 || h == 12 || h == 6 || h == 4)) {
+        (h == 14 ? copy_rows<14> : h == 12 ? copy_rows<12> : h == 6 ? copy_rows<6> : copy_rows<4>)(src, o.m, kc, out);
+        continue;
+      }
       for (long p = 0; p < kc; p++) {
         const float* src = o.a + (p0 + p) * o.m + i0 + r;
         float* d = out + p * ld;
