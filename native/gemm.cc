@@ -488,9 +488,9 @@ void pack_a(const Op& o, long i0, long mc, long p0, long kc, long mr, bool tight
         continue;
       }
       for (long p = 0; p < kc; p++) {
-        const float* src = o.a + (p0 + p) * o.m + i0 + r;
+        const float* row = src + p * o.m;
         float* d = out + p * ld;
-        for (long i = 0; i < h; i++) d[i] = src[i];
+        for (long i = 0; i < h; i++) d[i] = row[i];
         for (long i = h; i < ld; i++) d[i] = 0.0f;
       }
     } else {
