@@ -781,7 +781,7 @@ export function dropout(x: Tensor, p: number, training: boolean, generator?: Gen
   if (p < 0 || p > 1) throw new TensorError(`dropout: p must be in [0, 1], got ${p}`);
   if (!training || p === 0) return x;
   const g = generator ?? getDefaultGenerator();
-  const mask = allocate(x.dtype, x.size) as FloatArray;
+  const mask = allocateUninitialized(x.dtype, x.size) as FloatArray;
   const scale = p === 1 ? 0 : 1 / (1 - p);
   const be = getBackend();
   // drawn in the backend when it can (the same bits): the TypeScript loop was 7% of a training step's time
