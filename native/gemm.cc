@@ -847,57 +847,57 @@ __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RE
   }
 }
 
-// AVX-512 form of gemv_cols: R rows of W per pass over y[j0:j1) (R streams in flight; y stays in L1), each row
-// read in Q segments `seg` columns apart. Measured on Zen 5 with both cores: four rows a pass streamed at
-// 41-43 GB/s, sixteen at 53-55 — unless the row stride is a multiple of 4 KiB (GPT-2's 768 → 3072, W
-// [768, 3072]): then all sixteen streams fall in the same L1 sets and the pass ran at 40-45 GB/s; eight rows,
-// each read in two segments half a row apart (2 KiB less when that is a 4 KiB multiple too), run at 60-64.
-template <int R, int Q = 1>
-__attribute__((target("avx512f,fma"))) void gemv_cols_pass(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
-                                                           float* LMF_RESTRICT y, long p, long n, long j0, long j1, long seg = 0) {
+// One step of gemv_cols_avx512 over all of y: y += Σ_r xr[r] · rows[r][0:n], 64 columns at a time (four vectors
+// of y in registers, read and written once per R rows of W).
+template <int R>
+__attribute__((target("avx512f,fma"))) void gemv_cols_rows(const float* const* rows, const float* xr, float* LMF_RESTRICT y, long n) {
   __m512 xs[R];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; r++) xs[r] = _mm512_set1_ps(x[p + r]);
-  const float* base = w + p * n;
-  long j = j0;
-  for (; j + 16 <= j1; j += 16) {
-    __m512 a[Q];
-#pragma GCC unroll 2
-    for (int q = 0; q < Q; q++) a[q] = _mm512_loadu_ps(y + q * seg + j);
-#pragma GCC unroll 16
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) xs[r] = _mm512_set1_ps(xr[r]);
+  long j = 0;
+  for (; j + 64 <= n; j += 64) {
+    __m512 a[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) a[v] = _mm512_loadu_ps(y + j + 16 * v);
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 2
-      for (int q = 0; q < Q; q++) a[q] = _mm512_fmadd_ps(xs[r], _mm512_loadu_ps(base + r * n + q * seg + j), a[q]);
-#pragma GCC unroll 2
-    for (int q = 0; q < Q; q++) _mm512_storeu_ps(y + q * seg + j, a[q]);
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; v++) a[v] = _mm512_fmadd_ps(xs[r], _mm512_loadu_ps(rows[r] + j + 16 * v), a[v]);
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) _mm512_storeu_ps(y + j + 16 * v, a[v]);
   }
-  if (j < j1) {
-    const __mmask16 tail = (__mmask16)((1u << (j1 - j)) - 1);
-#pragma GCC unroll 2
-    for (int q = 0; q < Q; q++) {
-      __m512 a = _mm512_maskz_loadu_ps(tail, y + q * seg + j);
-#pragma GCC unroll 16
-      for (int r = 0; r < R; r++) a = _mm512_fmadd_ps(xs[r], _mm512_maskz_loadu_ps(tail, base + r * n + q * seg + j), a);
-      _mm512_mask_storeu_ps(y + q * seg + j, tail, a);
-    }
+  for (; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    __m512 a = _mm512_maskz_loadu_ps(m, y + j);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) a = _mm512_fmadd_ps(xs[r], _mm512_maskz_loadu_ps(m, rows[r] + j), a);
+    _mm512_mask_storeu_ps(y + j, m, a);
   }
 }
 
+// AVX-512 form of gemv_cols, on gemv_rows_avx512's pattern: eight streams, stream r walking rows p0 + r·G + i
+// (G = (p1 - p0) / 8), so each reads one long contiguous stretch of W. Measured on Zen 5 with both cores over a
+// GPT-2-124M layer's four products (4 chunks, y in gemm_one's placed buffers), one process alternating: 72-78
+// GB/s where the passes of sixteen adjacent rows it replaces (3-12 KiB streams) ran at 59-67, and 2-5% faster
+// in the minutes the machine's bandwidth was lower (45-50 GB/s).
 __attribute__((target("avx512f,fma"))) void gemv_cols_avx512(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
                                                               float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
   if (!acc) std::memset(y, 0, sizeof(float) * n);
-  long p = p0;
-  if ((n * 4) % 4096 == 0 && n >= 2048) {
-    long seg = n / 32 * 16;
-    if ((seg * 4) % 4096 == 0) seg -= 512;
-    for (; p + 8 <= p1; p += 8) {
-      gemv_cols_pass<8, 2>(w, x, y, p, n, 0, seg, seg);
-      gemv_cols_pass<8>(w, x, y, p, n, 2 * seg, n);
+  constexpr int R = 8;
+  const long G = (p1 - p0) / R;
+  for (long i = 0; i < G; i++) {
+    const float* rows[R];
+    float xr[R];
+    for (int r = 0; r < R; r++) {
+      rows[r] = w + (p0 + r * G + i) * n;
+      xr[r] = x[p0 + r * G + i];
     }
+    gemv_cols_rows<R>(rows, xr, y, n);
   }
-  for (; p + 16 <= p1; p += 16) gemv_cols_pass<16>(w, x, y, p, n, 0, n);
-  for (; p + 4 <= p1; p += 4) gemv_cols_pass<4>(w, x, y, p, n, 0, n);
-  for (; p < p1; p++) gemv_cols_pass<1>(w, x, y, p, n, 0, n);
+  for (long p = p0 + R * G; p < p1; p++) {
+    const float* row = w + p * n;
+    gemv_cols_rows<1>(&row, x + p, y, n);
+  }
 }
 // AVX2 forms of the two GEMVs, on the AVX-512 kernels' pattern: eight rows as eight long streams, and R rows of
 // W [k, n] per pass over y.
@@ -1050,17 +1050,22 @@ void gemm_one(const Op& o, int nthreads) {
       colsKernel(w, x, o.c, 0, o.k, outs, o.acc);
       return;
     }
-    std::vector<float> parts((size_t)(chunks - 1) * outs);
+    // Each chunk sums into a buffer of its own, 2 KiB past the 4 KiB phase of the chunk's first row of W: with y
+    // wherever it fell (C, or one vector for all chunks), the same products ran 5-10% slower on Zen 5.
+    const size_t stride = ((size_t)outs * sizeof(float) + 4095) / 4096 * 4096 + 4096;
+    std::unique_ptr<char[]> scratch(new char[(size_t)chunks * stride + 4096]);
+    char* const page = reinterpret_cast<char*>(((uintptr_t)scratch.get() + 4095) / 4096 * 4096);
+    const auto part = [&](long c) {
+      return reinterpret_cast<float*>(page + c * stride + ((uintptr_t)(w + o.k * c / chunks * outs) + 2048) % 4096);
+    };
     std::atomic<long> next{0};
     pool_run(nt, [&] {
-      for (long c; (c = next.fetch_add(1)) < chunks;) {
-        const long p0 = o.k * c / chunks, p1 = o.k * (c + 1) / chunks;
-        // chunk 0 writes straight into C (accumulating when asked); the others into their partial buffers
-        if (c == 0) colsKernel(w, x, o.c, p0, p1, outs, o.acc);
-        else colsKernel(w, x, parts.data() + (c - 1) * outs, p0, p1, outs, false);
-      }
+      for (long c; (c = next.fetch_add(1)) < chunks;) colsKernel(w, x, part(c), o.k * c / chunks, o.k * (c + 1) / chunks, outs, false);
     });
-    for (long c = 1; c < chunks; c++) add_into(o.c, parts.data() + (c - 1) * outs, outs);
+    for (long c = 0; c < chunks; c++) {
+      if (c == 0 && !o.acc) std::memcpy(o.c, part(0), sizeof(float) * outs);
+      else add_into(o.c, part(c), outs);
+    }
     return;
   }
   if (flops < 16384) {
