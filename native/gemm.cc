@@ -899,8 +899,7 @@ __attribute__((target("avx512f,fma"))) void gemv_cols_avx512(const float* LMF_RE
     gemv_cols_rows<1>(&row, x + p, y, n);
   }
 }
-// AVX2 forms of the two GEMVs, on the AVX-512 kernels' pattern: eight rows as eight long streams, and R rows of
-// W [k, n] per pass over y.
+// AVX2 forms of the two GEMVs, on the AVX-512 kernels' pattern: eight long streams through W, a row each.
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 lane_sums8_avx2(const __m256* v) {
   const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));  // per half: rows 0-3
   const __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));  // rows 4-7
@@ -938,37 +937,50 @@ __attribute__((target("avx2,fma"))) void gemv_rows_avx2(const float* LMF_RESTRIC
   }
 }
 
+// gemv_cols_rows with 256-bit vectors: 32 columns a step
 template <int R>
-__attribute__((target("avx2,fma"))) void gemv_cols_pass_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
-                                                              float* LMF_RESTRICT y, long p, long n) {
+__attribute__((target("avx2,fma"))) void gemv_cols_rows_avx2(const float* const* rows, const float* xr, float* LMF_RESTRICT y, long n) {
   __m256 xs[R];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; r++) xs[r] = _mm256_set1_ps(x[p + r]);
-  const float* base = w + p * n;
+  for (int r = 0; r < R; r++) xs[r] = _mm256_set1_ps(xr[r]);
   long j = 0;
-  for (; j + 16 <= n; j += 16) {
-    __m256 a0 = _mm256_loadu_ps(y + j), a1 = _mm256_loadu_ps(y + j + 8);
+  for (; j + 32 <= n; j += 32) {
+    __m256 a[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) a[v] = _mm256_loadu_ps(y + j + 8 * v);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++) {
-      a0 = _mm256_fmadd_ps(xs[r], _mm256_loadu_ps(base + r * n + j), a0);
-      a1 = _mm256_fmadd_ps(xs[r], _mm256_loadu_ps(base + r * n + j + 8), a1);
-    }
-    _mm256_storeu_ps(y + j, a0);
-    _mm256_storeu_ps(y + j + 8, a1);
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; v++) a[v] = _mm256_fmadd_ps(xs[r], _mm256_loadu_ps(rows[r] + j + 8 * v), a[v]);
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) _mm256_storeu_ps(y + j + 8 * v, a[v]);
   }
   for (; j < n; j++) {
     float a = y[j];
-    for (int r = 0; r < R; r++) a += x[p + r] * base[r * n + j];
+    for (int r = 0; r < R; r++) a += xr[r] * rows[r][j];
     y[j] = a;
   }
 }
 
+// gemv_cols_avx512's eight long streams with 256-bit vectors
 __attribute__((target("avx2,fma"))) void gemv_cols_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
                                                          float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
   if (!acc) std::memset(y, 0, sizeof(float) * n);
-  long p = p0;
-  for (; p + 8 <= p1; p += 8) gemv_cols_pass_avx2<8>(w, x, y, p, n);
-  for (; p < p1; p++) gemv_cols_pass_avx2<1>(w, x, y, p, n);
+  constexpr int R = 8;
+  const long G = (p1 - p0) / R;
+  for (long i = 0; i < G; i++) {
+    const float* rows[R];
+    float xr[R];
+    for (int r = 0; r < R; r++) {
+      rows[r] = w + (p0 + r * G + i) * n;
+      xr[r] = x[p0 + r * G + i];
+    }
+    gemv_cols_rows_avx2<R>(rows, xr, y, n);
+  }
+  for (long p = p0 + R * G; p < p1; p++) {
+    const float* row = w + p * n;
+    gemv_cols_rows_avx2<1>(&row, x + p, y, n);
+  }
 }
 #endif
 

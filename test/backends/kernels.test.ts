@@ -45,10 +45,10 @@ describe.skipIf(!available)("native GEMM", () => {
     // wide (column-split path, two K blocks of 768, one of 1024, three of either) and deep (by set-up the shared B
     // panel, the column split or B packed a K block at a time, two or three K blocks), ragged edges
     [40, 200, 900], [40, 200, 2100], [130, 70, 1100], [520, 40, 300],
-    // one output row whose K has a 16-wide step and a masked tail (vector GEMV); K rows in passes of 16, 4 and 1
+    // one output row (vector GEMV): K with a 16-wide step and a masked tail; W [K, N] read as eight streams of
+    // rows with rows left over, its columns in 64-wide (AVX2: 32) and 16-wide steps and a tail, in one K chunk and
+    // in several, rows of a 4 KiB multiple among them
     [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70],
-    // one row of W [K, N] with a 4 KiB row stride: rows read in two segments (a shifted one when N / 2 is itself
-    // a 4 KiB multiple), eight rows a pass, in one and in several K chunks
     [1, 3072, 13], [1, 2048, 21], [1, 2048, 300]];
 
   // AVX-512 twice: the Intel and the AMD blocking (micro-kernel height, B packing, K depth) whatever this CPU is
