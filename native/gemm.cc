@@ -847,7 +847,7 @@ __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RE
   }
 }
 
-// One step of gemv_cols_avx512 over all of y: y += Σ_r xr[r] · rows[r][0:n], 64 columns at a time (four vectors
+// One step of gemv_cols_streams, AVX-512, over all of y: y += Σ_r xr[r] · rows[r][0:n], 64 columns at a time (four vectors
 // of y in registers, read and written once per R rows of W).
 template <int R>
 __attribute__((target("avx512f,fma"))) void gemv_cols_rows(const float* const* rows, const float* xr, float* LMF_RESTRICT y, long n) {
@@ -875,30 +875,6 @@ __attribute__((target("avx512f,fma"))) void gemv_cols_rows(const float* const* r
   }
 }
 
-// AVX-512 form of gemv_cols, on gemv_rows_avx512's pattern: eight streams, stream r walking rows p0 + r·G + i
-// (G = (p1 - p0) / 8), so each reads one long contiguous stretch of W. Measured on Zen 5 with both cores over a
-// GPT-2-124M layer's four products (4 chunks, y in gemm_one's placed buffers), one process alternating: 72-78
-// GB/s where the passes of sixteen adjacent rows it replaces (3-12 KiB streams) ran at 59-67, and 2-5% faster
-// in the minutes the machine's bandwidth was lower (45-50 GB/s).
-__attribute__((target("avx512f,fma"))) void gemv_cols_avx512(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
-                                                              float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
-  if (!acc) std::memset(y, 0, sizeof(float) * n);
-  constexpr int R = 8;
-  const long G = (p1 - p0) / R;
-  for (long i = 0; i < G; i++) {
-    const float* rows[R];
-    float xr[R];
-    for (int r = 0; r < R; r++) {
-      rows[r] = w + (p0 + r * G + i) * n;
-      xr[r] = x[p0 + r * G + i];
-    }
-    gemv_cols_rows<R>(rows, xr, y, n);
-  }
-  for (long p = p0 + R * G; p < p1; p++) {
-    const float* row = w + p * n;
-    gemv_cols_rows<1>(&row, x + p, y, n);
-  }
-}
 // AVX2 forms of the two GEMVs, on the AVX-512 kernels' pattern: eight long streams through W, a row each.
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 lane_sums8_avx2(const __m256* v) {
   const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));  // per half: rows 0-3
@@ -956,6 +932,12 @@ __attribute__((target("avx2,fma"))) void gemv_cols_rows_avx2(const float* const*
 #pragma GCC unroll 8
     for (int v = 0; v < 8; v++) _mm256_storeu_ps(y + j + 8 * v, a[v]);
   }
+  for (; j + 8 <= n; j += 8) {
+    __m256 a = _mm256_loadu_ps(y + j);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) a = _mm256_fmadd_ps(xs[r], _mm256_loadu_ps(rows[r] + j), a);
+    _mm256_storeu_ps(y + j, a);
+  }
   for (; j < n; j++) {
     float a = y[j];
     for (int r = 0; r < R; r++) a += xr[r] * rows[r][j];
@@ -963,9 +945,14 @@ __attribute__((target("avx2,fma"))) void gemv_cols_rows_avx2(const float* const*
   }
 }
 
-// gemv_cols_avx512's eight long streams with 256-bit vectors
-__attribute__((target("avx2,fma"))) void gemv_cols_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
-                                                         float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
+// The x86 forms of gemv_cols, on gemv_rows_avx512's pattern: eight streams, stream r walking rows p0 + r·G + i
+// (G = (p1 - p0) / 8), so each reads one long contiguous stretch of W; `rows` (gemv_cols_rows*) does a step.
+// Measured on Zen 5 with both cores over a GPT-2-124M layer's four products (4 chunks, y in gemm_one's placed
+// buffers), one process alternating: 72-78 GB/s where the passes of sixteen adjacent rows it replaces (3-12 KiB
+// streams) ran at 59-67, and 2-5% faster in the minutes the machine's bandwidth was lower (45-50 GB/s).
+using ColsRows = void (*)(const float* const* rows, const float* xr, float* y, long n);
+template <ColsRows rows8, ColsRows rows1>
+void gemv_cols_streams(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
   if (!acc) std::memset(y, 0, sizeof(float) * n);
   constexpr int R = 8;
   const long G = (p1 - p0) / R;
@@ -976,13 +963,15 @@ __attribute__((target("avx2,fma"))) void gemv_cols_avx2(const float* LMF_RESTRIC
       rows[r] = w + (p0 + r * G + i) * n;
       xr[r] = x[p0 + r * G + i];
     }
-    gemv_cols_rows_avx2<R>(rows, xr, y, n);
+    rows8(rows, xr, y, n);
   }
   for (long p = p0 + R * G; p < p1; p++) {
     const float* row = w + p * n;
-    gemv_cols_rows_avx2<1>(&row, x + p, y, n);
+    rows1(&row, x + p, y, n);
   }
 }
+constexpr auto gemv_cols_avx512 = gemv_cols_streams<gemv_cols_rows<8>, gemv_cols_rows<1>>;
+constexpr auto gemv_cols_avx2 = gemv_cols_streams<gemv_cols_rows_avx2<8>, gemv_cols_rows_avx2<1>>;
 #endif
 
 // y[0:n] (+)= sum_{p in [p0, p1)} x[p] * W[p, :] for W stored [k, n]: rows p0..p1 are one contiguous stretch

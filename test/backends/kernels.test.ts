@@ -46,8 +46,8 @@ describe.skipIf(!available)("native GEMM", () => {
     // panel, the column split or B packed a K block at a time, two or three K blocks), ragged edges
     [40, 200, 900], [40, 200, 2100], [130, 70, 1100], [520, 40, 300],
     // one output row (vector GEMV): K with a 16-wide step and a masked tail; W [K, N] read as eight streams of
-    // rows with rows left over, its columns in 64-wide (AVX2: 32) and 16-wide steps and a tail, in one K chunk and
-    // in several, rows of a 4 KiB multiple among them
+    // rows with rows left over, its columns 64 at a time, then 16 (AVX2: 8) and a tail, in one K chunk and in
+    // several, rows of a 4 KiB multiple among them
     [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70],
     [1, 3072, 13], [1, 2048, 21], [1, 2048, 300]];
 
