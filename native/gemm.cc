@@ -847,8 +847,8 @@ __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RE
   }
 }
 
-// One step of gemv_cols_streams, AVX-512, over all of y: y += Σ_r xr[r] · rows[r][0:n], 64 columns at a time (four vectors
-// of y in registers, read and written once per R rows of W).
+// One step of gemv_cols_streams, AVX-512: y += Σ_r xr[r] · rows[r][0:n], 64 columns at a time (four vectors of y
+// in registers, read and written once per R rows of W).
 template <int R>
 __attribute__((target("avx512f,fma"))) void gemv_cols_rows(const float* const* rows, const float* xr, float* LMF_RESTRICT y, long n) {
   __m512 xs[R];
