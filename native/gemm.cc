@@ -948,9 +948,9 @@ __attribute__((target("avx2,fma"))) void gemv_cols_rows_avx2(const float* const*
 // The x86 forms of gemv_cols, on gemv_rows_avx512's pattern: eight streams, stream r walking rows p0 + r·G + i
 // (G = (p1 - p0) / 8), so each reads one long contiguous stretch of W; `rows` (gemv_cols_rows*) does a step.
 // Measured on Zen 5 with both cores over a GPT-2-124M layer's four products (4 chunks, y in gemm_one's placed
-// buffers), one process alternating: 72-78 GB/s where the passes of sixteen adjacent rows it replaces (3-12 KiB
-// streams) ran at 59-67, and 2-5% faster in the minutes the machine's bandwidth was lower (45-50 GB/s); a whole
-// decode step, where other work comes between the products, within ±2% of the old passes.
+// buffers), one process alternating: 61-67 GB/s where the passes of sixteen adjacent rows it replaces (3-12 KiB
+// streams) ran at 49-61 in the machine's fast minutes, 1-5% faster in its slow ones (42-50 GB/s); a whole decode
+// step, where other work comes between the products, within ±2% of the old passes.
 using ColsRows = void (*)(const float* const* rows, const float* xr, float* y, long n);
 template <ColsRows rows8, ColsRows rows1>
 void gemv_cols_streams(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y, long p0, long p1, long n, bool acc) {
