@@ -17,11 +17,12 @@ import { bestTime, cpuFlags, cpuModel, flagValue, fmt, randint, runPytorch, sumA
 
 interface Size { name: string; config: Record<string, number | string>; trainBatch: number }
 
-const SIZES: Size[] = [
+export const SIZES: Size[] = [
   { name: "~30M (6 layers, 6 heads, 384 wide)", config: { model_type: "gpt2", n_embd: 384, n_layer: 6, n_head: 6, vocab_size: 50257, n_positions: 1024 }, trainBatch: 4 },
   { name: "GPT-2 124M", config: { model_type: "gpt2", n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024 }, trainBatch: 1 },
 ];
-const SEQ = 256, PROMPT = 32, NEW = 64;
+const SEQ = 256;
+export const PROMPT = 32, NEW = 64;
 
 /**
  * Read bandwidth (GB/s) of the backend's row-sum kernel over a 512 MiB array: the best of at least three passes,
@@ -45,7 +46,7 @@ function streamingBandwidth(windowSeconds = 0): number {
 }
 
 /** Greedy decoding with the KV cache; returns the seconds spent in the prefill (the prompt's forward pass). */
-function greedy(model: PreTrainedModel, prompt: Tensor): number {
+export function greedy(model: PreTrainedModel, prompt: Tensor): number {
   return noGrad(() => {
     const t0 = performance.now();
     let out = model.forward({ inputIds: prompt, useCache: true });
