@@ -418,8 +418,9 @@ bool has_avx2() {
 // page or more apart, and the hardware prefetchers do not run ahead of such a sweep, so each row is fetched
 // eight rows before it is copied (256×3072×768 on Zen 3, 2 threads: 1.04-1.13× faster). Rows are copied eight at
 // a time into each sliver, so the slivers' pages (each sliver its own) change every eight lines written, not every
-// line (Zen 3, against row by row: 256×768×3072 1.03-1.08×, 1 thread; pack_b_rows' share of the samples 12.7% ->
-// 7.7%; four or sixteen rows a time: level or 2-5% slower than eight). pack_b_rows packs rows [pA, pB) of the kc.
+// line (Zen 3, against row by row: 256×768×3072 1.03-1.08×, 1 and 2 threads; on 1 thread pack_b_rows' share of
+// the product's samples 12.7% -> 6.8%; four or sixteen rows a time: level, or 2-5% slower than eight).
+// pack_b_rows packs rows [pA, pB) of the kc.
 void pack_b_rows(const Op& o, long p0, long kc, long j0, long jEnd, long nr, float* dst, long s0, long s1, long pA, long pB) {
   constexpr long kAhead = 8;
   const long full = std::max(s0, std::min(s1, (jEnd - j0) / nr));  // slivers with all nr columns present
