@@ -14,7 +14,7 @@ import { scaledDotProductAttention } from "../nn/attention.js";
 import * as init from "../nn/init.js";
 import { ConfigError } from "../errors.js";
 import { Tensor, arange } from "../tensor/tensor.js";
-import { getBackend, type LlamaBlockWeights } from "../backends/index.js";
+import { getBackend, type LlamaBlockShape, type LlamaBlockWeights } from "../backends/index.js";
 import * as F from "../tensor/ops.js";
 import type { Generator } from "../utils/rng.js";
 import { ConfigReader, type BaseConfig, type RawConfig } from "./config.js";
@@ -154,7 +154,7 @@ export class LlamaAttention extends Module {
   q_norm?: RMSNorm;
   k_norm?: RMSNorm;
 
-  constructor(private readonly _config: LlamaConfig, private readonly _layerIdx: number) {
+  constructor(readonly _config: LlamaConfig, readonly _layerIdx: number) {
     super();
     const c = _config, d = c.headDim;
     this.q_proj = new Linear(c.hiddenSize, c.numAttentionHeads * d, { bias: c.qkvBias });
@@ -217,7 +217,7 @@ export class LlamaDecoderLayer extends Module {
   mlp: LlamaMLP;
   post_feedforward_layernorm?: RMSNorm;
 
-  constructor(private readonly _config: LlamaConfig, private readonly _layerIdx: number) {
+  constructor(readonly _config: LlamaConfig, readonly _layerIdx: number) {
     super();
     const c = _config;
     const norm = (): RMSNorm => new RMSNorm(c.hiddenSize, c.rmsNormEps, c.normWeightOffset);
@@ -230,7 +230,7 @@ export class LlamaDecoderLayer extends Module {
   }
 
   forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
-    const fused = cache ? this.fusedInference(x, cos, sin, mask, cache) : null;
+    const fused = cache ? fusedLayers([this], x, [{ cos, sin, mask }], cache) : null;
     if (fused) return fused;
     const attn = this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, mask, cache);
     if (this.pre_feedforward_layernorm && this.post_feedforward_layernorm) {
@@ -241,14 +241,8 @@ export class LlamaDecoderLayer extends Module {
     return F.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 
-  /**
-   * The same layer as one backend call, when the backend has one and nothing needs recording (generation: eval
-   * mode, f32, no gradient): a decode step then makes one call per layer instead of ~30 ops. Null when it does
-   * not apply.
-   */
-  private fusedInference(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache): Tensor | null {
-    const be = getBackend();
-    if (!be.llamaBlock) return null;
+  /** The layer's weights as the backend's fused layer takes them, or null when nothing may skip recording. */
+  fusedWeights(inputs: Tensor[]): LlamaBlockWeights | null {
     const { self_attn: attn, mlp } = this;
     const parts = {
       inputLayernorm: this.input_layernorm.weight, qProj: attn.q_proj.weight, qProjBias: attn.q_proj.bias, kProj: attn.k_proj.weight,
@@ -258,21 +252,45 @@ export class LlamaDecoderLayer extends Module {
       gateProj: mlp.gate_proj.weight, gateProjBias: mlp.gate_proj.bias, upProj: mlp.up_proj.weight, upProjBias: mlp.up_proj.bias,
       downProj: mlp.down_proj.weight, downProjBias: mlp.down_proj.bias,
     };
-    const weights = fusedBlockArrays(this.training, [x, cos, sin, mask], parts) as LlamaBlockWeights | null;
-    if (!weights) return null;
-    const c = this._config;
-    const [b, t, hidden] = x.shape as [number, number, number];
-    const slot = cache.reserve(this._layerIdx, [b, c.numKeyValueHeads, t, c.headDim], "f32");
-    const maskStrides = F.attentionMaskStrides(mask, [b, c.numAttentionHeads, t, slot.start + t]);
-    const out = Float32Array.from(x.floatData);
-    be.llamaBlock(weights, out, slot.key.floatData, slot.value.floatData, cos.floatData, sin.floatData, mask.floatData, maskStrides, {
+    return fusedBlockArrays(this.training, inputs, parts) as LlamaBlockWeights | null;
+  }
+}
+
+/**
+ * Consecutive layers as one backend call each (layer i with rotary tables and mask tables[i]), when the backend
+ * has a fused layer and nothing needs recording (generation: eval mode, f32, no gradient): a decode step makes
+ * one call per layer instead of ~30 ops. All the JavaScript of the steps runs before the first call, as in GPT-2's
+ * fusedBlocks (between two calls the caches hold the last layer's weights). Null when it does not apply.
+ */
+function fusedLayers(layers: readonly LlamaDecoderLayer[], x: Tensor, tables: readonly RotaryTables[], cache: KVCache): Tensor | null {
+  const be = getBackend();
+  if (!be.llamaBlock) return null;
+  const weights: LlamaBlockWeights[] = [];
+  for (const [i, layer] of layers.entries()) {
+    const { cos, sin, mask } = tables[i]!;
+    const w = layer.fusedWeights([x, cos, sin, mask]);
+    if (!w) return null;
+    weights.push(w);
+  }
+  const c = layers[0]!._config;
+  const [b, t, hidden] = x.shape as [number, number, number];
+  const steps = layers.map((layer, i) => {
+    const { cos, sin, mask } = tables[i]!;
+    const slot = cache.reserve(layer._layerIdx, [b, c.numKeyValueHeads, t, c.headDim], "f32");
+    const shape: LlamaBlockShape = {
       batch: b, queryLength: t, past: slot.start, capacity: slot.key.shape[2]!, cosBatch: cos.shape[0]!, hidden, heads: c.numAttentionHeads,
       kvHeads: c.numKeyValueHeads, headDim: c.headDim, inner: c.intermediateSize, eps: c.rmsNormEps, normOffset: c.normWeightOffset,
       scale: c.attentionScale, softcap: c.attnLogitSoftcapping ?? 0, activation: activationOp(c.hiddenAct),
-    });
-    return new Tensor(out, x.shape, "f32");
-  }
+    };
+    const maskStrides = F.attentionMaskStrides(mask, [b, c.numAttentionHeads, t, slot.start + t]);
+    return { key: slot.key.floatData, value: slot.value.floatData, cos: cos.floatData, sin: sin.floatData, mask: mask.floatData, maskStrides, shape };
+  });
+  const out = Float32Array.from(x.floatData);  // each layer updates it in place
+  for (const [i, s] of steps.entries()) be.llamaBlock(weights[i]!, out, s.key, s.value, s.cos, s.sin, s.mask, s.maskStrides, s.shape);
+  return new Tensor(out, x.shape, "f32");
 }
+
+interface RotaryTables { cos: Tensor; sin: Tensor; mask: Tensor }
 
 export class LlamaModel extends Module {
   embed_tokens: Embedding;
@@ -300,15 +318,17 @@ export class LlamaModel extends Module {
     const dtype = x.dtype as "f32" | "f64";
     // transformers keeps the scale as a tensor cast to the weights' dtype before multiplying.
     if (this._config.embedScale !== null) x = F.affine(x, dtype === "f32" ? Math.fround(this._config.embedScale) : this._config.embedScale);
-    const tables = new Map<LayerType, { cos: Tensor; sin: Tensor; mask: Tensor }>();
+    const tables = new Map<LayerType, RotaryTables>();
     for (const [type, rotary] of this._rotary) {
       const window = type === "sliding_attention" ? this._config.slidingWindow : null;
       const mask = buildAttentionMask({ batch: b, queryLength: t, keyLength: past + t, attentionMask, causal: true, slidingWindow: window, dtype });
       tables.set(type, { ...rotary.forward(positions, dtype), mask });
     }
-    let i = 0;
-    for (const layer of this.layers) {
-      const { cos, sin, mask } = tables.get(this._config.layerTypes[i++]!)!;
+    const perLayer = this._config.layerTypes.map((type) => tables.get(type)!);
+    const fused = cache ? fusedLayers([...this.layers], x, perLayer, cache) : null;
+    if (fused) return this.norm.forward(fused);
+    for (const [i, layer] of [...this.layers].entries()) {
+      const { cos, sin, mask } = perLayer[i]!;
       x = layer.forward(x, cos, sin, mask, cache);
     }
     return this.norm.forward(x);
