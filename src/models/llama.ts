@@ -154,7 +154,7 @@ export class LlamaAttention extends Module {
   q_norm?: RMSNorm;
   k_norm?: RMSNorm;
 
-  constructor(readonly _config: LlamaConfig, readonly _layerIdx: number) {
+  constructor(private readonly _config: LlamaConfig, private readonly _layerIdx: number) {
     super();
     const c = _config, d = c.headDim;
     this.q_proj = new Linear(c.hiddenSize, c.numAttentionHeads * d, { bias: c.qkvBias });
