@@ -499,7 +499,7 @@ napi_value SetIsa(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& a) {
     long isa = a.integer(0), tuning = a.argc > 1 ? a.integer(1) : 0;
     need(isa >= 0 && isa <= 2, "setIsa: expected 0 (generic), 1 (avx2) or 2 (avx512)");
-    need(tuning >= 0 && tuning <= 2, "setIsa: expected tuning 0 (this CPU's), 1 (Intel) or 2 (AMD)");
+    need(tuning >= 0 && tuning <= 3, "setIsa: expected tuning 0 (this CPU's), 1 (Intel), 2 (AMD) or 3 (Zen 4)");
     gemm_set_isa((Isa)isa, (Tuning)tuning);
     return undefinedValue(env);
   });

@@ -4,8 +4,11 @@
 namespace lmf {
 
 enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
-/** Whose blocking an AVX-512 GEMM uses: the running CPU's vendor's, or the one named (tests run both anywhere). */
-enum class Tuning { cpu = 0, intel = 1, amd = 2 };
+/**
+ * Whose blocking an AVX-512 GEMM uses: the running CPU's, or the one named (tests run each anywhere). amd: Zen 5
+ * and other AMD CPUs; zen4: AMD family 19h with AVX-512.
+ */
+enum class Tuning { cpu = 0, intel = 1, amd = 2, zen4 = 3 };
 
 Isa gemm_best_isa();
 Isa gemm_isa();

@@ -205,6 +205,10 @@ int peer(int threads, int reps, const std::vector<Shape>& shapes) {
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "time";
+  // NEW_ISA=0|1|2 (generic, avx2, avx512) and NEW_TUNING=0|1|2 (cpu, intel, amd): the working tree's kernel set-up
+  // for another ISA or machine, to compare set-ups on one machine.
+  if (const char* isa = std::getenv("NEW_ISA"))
+    lmf::gemm_set_isa((lmf::Isa)std::atoi(isa), (lmf::Tuning)std::atoi(std::getenv("NEW_TUNING") ? std::getenv("NEW_TUNING") : "0"));
   if (mode == "check") return check();
   if (mode == "sweep" && argc > 5) return sweep(std::atoi(argv[2]), std::atoi(argv[3]), parse(argv[4]), std::vector<std::string>(argv + 5, argv + argc));
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;

@@ -51,8 +51,9 @@ describe.skipIf(!available)("native GEMM", () => {
     [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70],
     [1, 3072, 13], [1, 2048, 21], [1, 2048, 300]];
 
-  // AVX-512 twice: the Intel and the AMD blocking (micro-kernel height, B packing, K depth) whatever this CPU is
-  const setups = isas.flatMap((isa) => (isa === "avx512" ? (["intel", "amd"] as const).map((tuning) => ({ isa, tuning })) : [{ isa, tuning: undefined }]));
+  // AVX-512 three times: the Intel, the AMD and the Zen 4 blocking (micro-kernel height, B packing, K depth)
+  // whatever this CPU is
+  const setups = isas.flatMap((isa) => (isa === "avx512" ? (["intel", "amd", "zen4"] as const).map((tuning) => ({ isa, tuning })) : [{ isa, tuning: undefined }]));
   for (const { isa, tuning } of setups) {
     it(`${isa}${tuning ? ` (${tuning} tuning)` : ""}: every transpose, with and without accumulate, odd sizes`, () => {
       setNativeIsa(isa, tuning);

@@ -44,10 +44,11 @@ export function setNumThreads(threads: number): void {
 
 /**
  * Forces a GEMM micro-kernel no newer than `isa` (tests run every path on one machine), with AVX-512 the blocking
- * tuned for `tuning`'s CPUs rather than the running CPU's vendor.
+ * tuned for `tuning`'s CPUs rather than the running CPU's ("amd": Zen 5 and other AMD CPUs but Zen 4).
  */
-export function setNativeIsa(isa: NativeInfo["isa"], tuning?: "intel" | "amd"): void {
-  addonOrThrow().setIsa(isa === "avx512" ? 2 : isa === "avx2" ? 1 : 0, tuning === "intel" ? 1 : tuning === "amd" ? 2 : 0);
+export function setNativeIsa(isa: NativeInfo["isa"], tuning?: "intel" | "amd" | "zen4"): void {
+  const tunings = { intel: 1, amd: 2, zen4: 3 } as const;
+  addonOrThrow().setIsa(isa === "avx512" ? 2 : isa === "avx2" ? 1 : 0, tuning ? tunings[tuning] : 0);
 }
 
 /**

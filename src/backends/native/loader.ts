@@ -34,7 +34,7 @@ export interface NativeAddon {
   llamaBlock(...args: (Float32Array | Float64Array | null)[]): void;
   setNumThreads(n: number): void;
   info(): { threads: number; isa: "generic" | "avx2" | "avx512"; bestIsa: "generic" | "avx2" | "avx512" };
-  setIsa(isa: 0 | 1 | 2, tuning?: 0 | 1 | 2): void;
+  setIsa(isa: 0 | 1 | 2, tuning?: 0 | 1 | 2 | 3): void;
   measurePeak(seconds: number, windowSeconds: number): number;
 }
 
