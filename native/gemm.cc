@@ -257,11 +257,14 @@ Kernel kernel_for(Isa isa, Tuning tuning) {
       return {Isa::avx512, 14, 32, 512, 1024, 140, 8, true, 3, ukr_avx512<14>, kEdge512, nullptr, nullptr, ukr_avx512_rowsa<14>};
     // Zen 4 (32 KiB L1d, 1 MiB L2, AVX-512 on 256-bit pipes; against the Zen 5 set-up, one process, alternating,
     // 2 threads): the tiles that pack B as they go ran about five times slower than the others (a fifth of the
-    // samples of 256×3072×768 in a twentieth of its tiles), so B is packed before its tiles, with the wide items
-    // and the deeper-than-wide path of the Zen 3 set-up: 256×768×3072 1.09-1.15×, 256×3072×768 1.08-1.16×,
-    // 1024³ 1.02-1.04×. Blocking as on Zen 5 (K 256-1024, 96-192 rows, 4-16 slivers an item: all within 2%).
+    // samples of 256×3072×768 in a twentieth of its tiles), so B is packed before its tiles: 256×768×3072
+    // 1.05-1.16×, 256×3072×768 1.05-1.10×, 1024³ 1.02-1.04×. Wide items, and the deeper-than-wide path (B packed
+    // by all threads together) only where A has more than three row blocks: the host moves the two vCPUs between
+    // a shared L3 and two (a cache line handed across: 30 or 170 ns), and in some minutes 256×3072×768 on that
+    // path fell to 120-130 GFLOP/s while the column split, where each thread packs its own B, held 150-175.
+    // Blocking as on Zen 5 (K 256-1024, 96-192 rows, 4-16 slivers an item: all within 2%).
     if (tuning == Tuning::zen4 || (tuning == Tuning::cpu && is_zen4()))
-      return {Isa::avx512, 12, 32, 512, 768, 144, 8, true, 0, ukr_avx512<12>, kEdge512, nullptr, nullptr, ukr_avx512_rowsa<12>};
+      return {Isa::avx512, 12, 32, 512, 768, 144, 8, true, 3, ukr_avx512<12>, kEdge512, nullptr, nullptr, ukr_avx512_rowsa<12>};
     // Zen 5 (48 KiB L1d, 1 MiB L2): deeper blocks than "B micro-panel in L1" win, since the kernel hides L2
     // latency and every extra K block costs one more read and write of the C tile; K = 768 covers GPT-2's in one.
     return {Isa::avx512, 12, 32, 512, 768, 144, 8, false, 0, ukr_avx512<12>, kEdge512, ukr_avx512_packb, ukr_avx512_pf, ukr_avx512_rowsa<12>};

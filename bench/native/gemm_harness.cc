@@ -11,6 +11,9 @@
 //   process slow both (each evicts the other's packed panels, and the idle pool's workers spin), so compare
 //   one-sided processes run back to back as well.
 #include <algorithm>
+#include <atomic>
+#include <pthread.h>
+#include <thread>
 #include <chrono>
 #include <dlfcn.h>
 #include <cmath>
@@ -163,6 +166,70 @@ int sweep(int threads, int reps, const Shape& s, const std::vector<std::string>&
   return 0;
 }
 
+// One-way latency (ns) of a cache line handed between CPUs 0 and 1, median of a few short runs: about 30 ns
+// when the two vCPUs share an L3, 150-200 when the host has put them on different CCDs (it moves them).
+double xcore_ns() {
+  alignas(64) static std::atomic<int> flag{0};
+  const auto pin = [](int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  };
+  constexpr int N = 4000;
+  flag = 0;
+  std::thread t([&] {
+    pin(1);
+    for (int i = 0; i < N; i++) {
+      while (flag.load(std::memory_order_acquire) != 2 * i + 1) {}
+      flag.store(2 * i + 2, std::memory_order_release);
+    }
+  });
+  cpu_set_t old;
+  pthread_getaffinity_np(pthread_self(), sizeof old, &old);
+  pin(0);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < N; i++) {
+    flag.store(2 * i + 1, std::memory_order_release);
+    while (flag.load(std::memory_order_acquire) != 2 * i + 2) {}
+  }
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  t.join();
+  pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+  return dt / N / 2 * 1e9;
+}
+
+// base and new alternating, each rep preceded by the cross-core latency probe; best / median per state
+// (near: latency < 80 ns, far: the rest).
+int xtime(int threads, int reps, const std::vector<Shape>& shapes) {
+  lmf::pool_set_threads(threads);
+  lmf_base::pool_set_threads(threads);
+  for (const Shape& s : shapes) {
+    std::vector<float> a(s.m * s.k), b(s.k * s.n), c(s.m * s.n);
+    for (auto& x : a) x = urand();
+    for (auto& x : b) x = urand();
+    std::vector<double> tb[2], tn[2];
+    for (int r = 0; r < reps; r++) {
+      const int far = xcore_ns() >= 80;
+      tb[far].push_back(seconds(lmf_base::gemm, s, a.data(), b.data(), c.data()));
+      tn[far].push_back(seconds(lmf::gemm, s, a.data(), b.data(), c.data()));
+    }
+    const double fl = 2.0 * s.m * s.n * s.k / 1e9;
+    std::printf("%5ldx%5ldx%5ld%s%s", s.m, s.k, s.n, s.ta ? " ta" : "   ", s.tb ? " tb" : "   ");
+    for (int f = 0; f < 2; f++) {
+      if (tb[f].empty()) continue;
+      std::sort(tb[f].begin(), tb[f].end());
+      std::sort(tn[f].begin(), tn[f].end());
+      const size_t n = tb[f].size();
+      std::printf("  %s (%zu): base %5.1f / %5.1f  new %5.1f / %5.1f", f ? "far" : "near", n, fl / tb[f][0], fl / tb[f][n / 2],
+                  fl / tn[f][0], fl / tn[f][n / 2]);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int peer(int threads, int reps, const std::vector<Shape>& shapes) {
   const char* lib = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0";
   void* h = dlopen(lib, RTLD_NOW);
@@ -219,5 +286,5 @@ int main(int argc, char** argv) {
     for (const char* s : {"256x256x256", "512x512x512", "1024x1024x1024", "256x768x3072", "256x3072x768",
                           "256x768x3072:tb", "256x3072x768:tb", "768x256x3072:ta"})
       shapes.push_back(parse(s));
-  return mode == "peer" ? peer(threads, reps, shapes) : time(threads, reps, shapes);
+  return mode == "peer" ? peer(threads, reps, shapes) : mode == "xtime" ? xtime(threads, reps, shapes) : time(threads, reps, shapes);
 }
