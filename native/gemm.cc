@@ -857,11 +857,12 @@ __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RE
     long p = 0;
     for (; p < k32; p += 32) {
       const __m512 x0 = _mm512_loadu_ps(x + p), x1 = _mm512_loadu_ps(x + p + 16);
+      // Every stream's first line, then every stream's second, not stream by stream (Zen 4, both cores, a 512 MiB
+      // W [174762, 768], the two orders in one process alternating: 1.11-1.23× the rate; not measured elsewhere).
 #pragma GCC unroll 8
-      for (int r = 0; r < R; r++) {
-        s[r][0] = _mm512_fmadd_ps(_mm512_loadu_ps(wr[r] + p), x0, s[r][0]);
-        s[r][1] = _mm512_fmadd_ps(_mm512_loadu_ps(wr[r] + p + 16), x1, s[r][1]);
-      }
+      for (int r = 0; r < R; r++) s[r][0] = _mm512_fmadd_ps(_mm512_loadu_ps(wr[r] + p), x0, s[r][0]);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) s[r][1] = _mm512_fmadd_ps(_mm512_loadu_ps(wr[r] + p + 16), x1, s[r][1]);
     }
     if (p + 16 <= k) {
       const __m512 x0 = _mm512_loadu_ps(x + p);
@@ -884,7 +885,10 @@ __attribute__((target("avx512f,fma"))) void gemv_rows_avx512(const float* LMF_RE
 }
 
 // One step of gemv_cols_streams, AVX-512: y += Σ_r xr[r] · rows[r][0:n], 64 columns at a time (four vectors of y
-// in registers, read and written once per R rows of W).
+// in registers, read and written once per R rows of W), each vector of y from all R rows before the next, so the
+// R streams advance a line at a time together rather than one 256-byte run each in turn (Zen 4, both cores, a
+// 512 MiB W [k, 3072], the two orders in one process alternating: 0.94-1.28×, mostly about 1.1×; not measured
+// elsewhere).
 template <int R>
 __attribute__((target("avx512f,fma"))) void gemv_cols_rows(const float* const* rows, const float* xr, float* LMF_RESTRICT y, long n) {
   __m512 xs[R];
@@ -895,10 +899,10 @@ __attribute__((target("avx512f,fma"))) void gemv_cols_rows(const float* const* r
     __m512 a[4];
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++) a[v] = _mm512_loadu_ps(y + j + 16 * v);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-      for (int v = 0; v < 4; v++) a[v] = _mm512_fmadd_ps(xs[r], _mm512_loadu_ps(rows[r] + j + 16 * v), a[v]);
+    for (int v = 0; v < 4; v++)
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) a[v] = _mm512_fmadd_ps(xs[r], _mm512_loadu_ps(rows[r] + j + 16 * v), a[v]);
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++) _mm512_storeu_ps(y + j + 16 * v, a[v]);
   }
