@@ -7,9 +7,12 @@
 //                                              turn, rep by rep (so the machine's slow spells fall on all alike)
 //   gemm_harness peer threads reps shape...    the working tree's gemm against OpenBLAS's cblas_sgemm (Debian's
 //                                              libopenblas0-pthread, PyTorch's BLAS here), rep by rep, best and median
+//   gemm_harness xtime threads reps shape...   as time, each rep after a cross-core latency probe, reported apart
+//                                              for reps with the two vCPUs near (a shared L3) and far
 //   ONLY_NEW=1 / ONLY_BASE=1 in the environment time one side alone: alternating runs of two builds in one
 //   process slow both (each evicts the other's packed panels, and the idle pool's workers spin), so compare
-//   one-sided processes run back to back as well.
+//   one-sided processes run back to back as well. NEW_ISA=0|1|2 (generic, avx2, avx512) with NEW_TUNING=0|1|2|3
+//   (this CPU's, intel, amd, zen4): the working tree's kernel set-up for another ISA or machine.
 #include <algorithm>
 #include <atomic>
 #include <pthread.h>
@@ -166,8 +169,8 @@ int sweep(int threads, int reps, const Shape& s, const std::vector<std::string>&
   return 0;
 }
 
-// One-way latency (ns) of a cache line handed between CPUs 0 and 1, median of a few short runs: about 30 ns
-// when the two vCPUs share an L3, 150-200 when the host has put them on different CCDs (it moves them).
+// One-way latency (ns) of a cache line handed between CPUs 0 and 1 (4000 round trips): about 30 ns when the two
+// vCPUs share an L3, 130-180 when the host has put them on different CCDs (Zen 4 machine; the host moves them).
 double xcore_ns() {
   alignas(64) static std::atomic<int> flag{0};
   const auto pin = [](int cpu) {
@@ -272,8 +275,6 @@ int peer(int threads, int reps, const std::vector<Shape>& shapes) {
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "time";
-  // NEW_ISA=0|1|2 (generic, avx2, avx512) and NEW_TUNING=0|1|2 (cpu, intel, amd): the working tree's kernel set-up
-  // for another ISA or machine, to compare set-ups on one machine.
   if (const char* isa = std::getenv("NEW_ISA"))
     lmf::gemm_set_isa((lmf::Isa)std::atoi(isa), (lmf::Tuning)std::atoi(std::getenv("NEW_TUNING") ? std::getenv("NEW_TUNING") : "0"));
   if (mode == "check") return check();
