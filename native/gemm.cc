@@ -258,7 +258,7 @@ Kernel kernel_for(Isa isa, Tuning tuning) {
     // Zen 4 (32 KiB L1d, 1 MiB L2, AVX-512 on 256-bit pipes; against the Zen 5 set-up, one process, alternating,
     // 2 threads): the tiles that pack B as they go ran about five times slower than the others (a fifth of the
     // samples of 256×3072×768 in a twentieth of its tiles), so B is packed before its tiles: 256×768×3072
-    // 1.05-1.16×, 256×3072×768 1.05-1.10×, 1024³ 1.02-1.04×. Wide items, and the deeper-than-wide path (B packed
+    // 1.05-1.16×, 256×3072×768 1.05-1.14×, 1024³ 1.01-1.05× (as in BENCHMARKS.md). Wide items, and the deeper-than-wide path (B packed
     // by all threads together) only where A has more than three row blocks: the host moves the two vCPUs between
     // a shared L3 and two (a cache line handed across: 30 or 170 ns), and in some minutes 256×3072×768 on that
     // path fell to 120-130 GFLOP/s while the column split, where each thread packs its own B, held 150-175.
