@@ -102,6 +102,14 @@ int check() {
   return bad ? 1 : 0;
 }
 
+// side(0) and side(1), in the order that alternates with the rep r: in a fixed order the side run second gains
+// from the first (see sweep).
+template <class F>
+void both_sides(int r, F&& side) {
+  side(r % 2);
+  side(1 - r % 2);
+}
+
 // FRESH_C=1: every run writes a newly allocated C (calloc, as a JS Float32Array is), page faults included.
 double seconds(GemmFn f, const Shape& s, const float* a, const float* b, float* c) {
   static const bool fresh = std::getenv("FRESH_C") != nullptr;
@@ -125,11 +133,10 @@ int time(int threads, int reps, std::vector<Shape> shapes) {
     static const bool onlyNew = std::getenv("ONLY_NEW") != nullptr, onlyBase = std::getenv("ONLY_BASE") != nullptr;
     double bestBase = 1e9, bestNew = 1e9;
     for (int r = 0; r < reps; r++) {
-      // which side runs first alternates (see sweep)
-      for (int side = r % 2, n = 0; n < 2; n++, side ^= 1) {
+      both_sides(r, [&](int side) {
         if (side == 0 && !onlyNew) bestBase = std::min(bestBase, seconds(lmf_base::gemm, s, a.data(), b.data(), c1.data()));
         if (side == 1 && !onlyBase) bestNew = std::min(bestNew, seconds(lmf::gemm, s, a.data(), b.data(), c2.data()));
-      }
+      });
     }
     const double fl = 2.0 * s.m * s.n * s.k / 1e9;
     std::printf("%5ldx%5ldx%5ld%s%s  ", s.m, s.k, s.n, s.ta ? " ta" : "   ", s.tb ? " tb" : "   ");
@@ -221,8 +228,9 @@ int xtime(int threads, int reps, const std::vector<Shape>& shapes) {
     std::vector<double> tb[2], tn[2];
     for (int r = 0; r < reps; r++) {
       const int far = xcore_ns() >= 80;
-      for (int side = r % 2, n = 0; n < 2; n++, side ^= 1)
+      both_sides(r, [&](int side) {
         (side ? tn : tb)[far].push_back(seconds(side ? lmf::gemm : lmf_base::gemm, s, a.data(), b.data(), c.data()));
+      });
     }
     const double fl = 2.0 * s.m * s.n * s.k / 1e9;
     std::printf("%5ldx%5ldx%5ld%s%s", s.m, s.k, s.n, s.ta ? " ta" : "   ", s.tb ? " tb" : "   ");
@@ -259,17 +267,17 @@ int peer(int threads, int reps, const std::vector<Shape>& shapes) {
     for (auto& x : b) x = urand();
     std::vector<double> ours, theirs;
     for (int r = 0; r < reps; r++) {
-      for (int side = r % 2, n = 0; n < 2; n++, side ^= 1) {  // which runs first alternates (see sweep)
+      both_sides(r, [&](int side) {
         if (side == 0) {
           ours.push_back(seconds(lmf::gemm, s, a.data(), b.data(), c.data()));
-          continue;
+          return;
         }
         const auto t0 = std::chrono::steady_clock::now();
         // row-major, op(A) M×K, op(B) K×N: CblasRowMajor 101, CblasNoTrans 111, CblasTrans 112
         sgemm(101, s.ta ? 112 : 111, s.tb ? 112 : 111, (int)s.m, (int)s.n, (int)s.k, 1.0f, a.data(), (int)(s.ta ? s.m : s.k), b.data(),
               (int)(s.tb ? s.k : s.n), 0.0f, d.data(), (int)s.n);
         theirs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      }
+      });
     }
     std::sort(ours.begin(), ours.end());
     std::sort(theirs.begin(), theirs.end());
