@@ -658,7 +658,7 @@ void gemm_cols_shared_b(const Op& o, int nthreads) {
   std::unique_ptr<Block[]> blocks(new Block[kBlocks]);
   std::unique_ptr<std::atomic<uint8_t>[]> itemDone(new std::atomic<uint8_t>[kBlocks * items]());  // [block][item]
   std::unique_ptr<std::atomic<uint8_t>[]> aState(lazy ? new std::atomic<uint8_t>[kBlocks * rowSlivers]() : nullptr);
-  const auto spin_until = [](const std::atomic<long>& v, long at_least) {
+  const auto spin_until = [](const auto& v, long at_least) {
     while (v.load(std::memory_order_acquire) < at_least) spin_pause();
   };
   // Every wait below is for work that a running thread has already claimed, so any number of threads finishes.
@@ -681,8 +681,7 @@ void gemm_cols_shared_b(const Op& o, int nthreads) {
       spin_until(bk.packed, claims);
       const LazyA lazyA{aState.get() + t * rowSlivers, p0};
       for (long it; (it = bk.nextItem.fetch_add(1)) < items;) {
-        if (t > 0)  // the item's C tiles: block t - 1 first
-          while (itemDone[(t - 1) * items + it].load(std::memory_order_acquire) == 0) spin_pause();
+        if (t > 0) spin_until(itemDone[(t - 1) * items + it], 1);  // the item's C tiles: block t - 1 first
         const long sA = slivers * it / items, sB = slivers * (it + 1) / items;
         for (long ib = 0; ib < mBlocks; ib++) {
           const auto [i0, i1] = row_block(ib, mBlocks, rowSlivers, mr, o.m);
