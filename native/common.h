@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gemm.h"
+
 // Elementwise kernels are plain loops (or the 16-wide vector type below); on x86 with GCC/Clang (ELF) each
 // is compiled for AVX-512, AVX2+FMA and baseline and picked at load time, so the library builds with default
 // flags and still runs on older CPUs. Elsewhere (ARM, Apple) the portable build is all there is.
@@ -65,93 +67,129 @@ LMF_INLINE float fast_tanh(float x) {
   return res;
 }
 
-// ---- 16-wide vector versions (GCC/Clang vector extensions) ----
-// The auto-vectorizer gives up on the selects in exp/tanh inside per-ISA clones, so the transcendental
-// kernels are written on an explicit 16-float vector type; each target clone lowers it to one zmm, two ymm
-// or four xmm registers (NEON on ARM).
-typedef float vf __attribute__((vector_size(64)));
-typedef int32_t vi __attribute__((vector_size(64)));
+// ---- vector versions (GCC/Clang vector extensions) ----
+// The auto-vectorizer gives up on the selects in exp/tanh, so the transcendental kernels are written on explicit
+// vector types, as templates on the type: each ISA runs them at its register width (LMF_VEC_KERNEL). A vector wider
+// than the target's registers is no shortcut: GCC 12 lowers its comparisons and selects one lane at a time, and
+// the AVX2 clone of exp on 16-float vectors ran at 4-6 ns an element, GELU at 11-15.
+typedef float vf4 __attribute__((vector_size(16)));
+typedef float vf8 __attribute__((vector_size(32)));
+typedef float vf16 __attribute__((vector_size(64)));
+typedef vf16 vf;  // for plain sums, which any target splits into its own width
+template <class V>
+using vint = decltype(V{} < V{});  // the int32 vector of V's lanes (what its comparisons give)
+template <class V>
+constexpr long lanes = sizeof(V) / sizeof(float);
 #define LMF_LAMBDA __attribute__((always_inline))
 
-LMF_INLINE vf splat(float v) { return vf{} + v; }
+template <class V>
+LMF_INLINE V splat(float v) { return V{} + v; }
 
-LMF_INLINE vf vexp(vf x) {
+template <class V>
+LMF_INLINE V vexp(V x) {
+  using VI = vint<V>;
   const float hi = 88.7228317f, lo = -87.3365447f;
-  vf xc = x > hi ? splat(hi) : x;
-  xc = xc < lo ? splat(lo) : xc;
-  xc = xc != xc ? splat(0.0f) : xc;
-  const vf t = xc * 1.44269504088896341f;
-  const vi ni = __builtin_convertvector(t + (t >= 0.0f ? splat(0.5f) : splat(-0.5f)), vi);
-  const vf n = __builtin_convertvector(ni, vf);
-  vf r = xc - n * 0.693359375f;
+  V xc = x > hi ? splat<V>(hi) : x;
+  xc = xc < lo ? splat<V>(lo) : xc;
+  xc = xc != xc ? splat<V>(0.0f) : xc;
+  const V t = xc * 1.44269504088896341f;
+  const VI ni = __builtin_convertvector(t + (t >= 0.0f ? splat<V>(0.5f) : splat<V>(-0.5f)), VI);
+  const V n = __builtin_convertvector(ni, V);
+  V r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
+  V p = splat<V>(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const vf y = p * r * r + r + 1.0f;
-  const vi n1 = ni >> 1, n2 = ni - n1;
-  vf res = y * (vf)((n1 + 127) << 23) * (vf)((n2 + 127) << 23);
-  res = x > hi ? splat(INFINITY) : res;
-  res = x < lo ? splat(0.0f) : res;
+  const V y = p * r * r + r + 1.0f;
+  const VI n1 = ni >> 1, n2 = ni - n1;
+  V res = y * (V)((n1 + 127) << 23) * (V)((n2 + 127) << 23);
+  res = x > hi ? splat<V>(INFINITY) : res;
+  res = x < lo ? splat<V>(0.0f) : res;
   return x != x ? x : res;
 }
 
-LMF_INLINE vf vabs(vf x) { return x < 0.0f ? -x : x; }
+template <class V>
+LMF_INLINE V vabs(V x) { return x < 0.0f ? -x : x; }
 
-LMF_INLINE vf vtanh(vf x) {
-  const vf ax = vabs(x), z = x * x;
-  const vf small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
-  const vf e = vexp(2.0f * (ax > 20.0f ? splat(20.0f) : ax));
-  vf big = 1.0f - 2.0f / (e + 1.0f);
+template <class V>
+LMF_INLINE V vtanh(V x) {
+  const V ax = vabs(x), z = x * x;
+  const V small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+  const V e = vexp(2.0f * (ax > 20.0f ? splat<V>(20.0f) : ax));
+  V big = 1.0f - 2.0f / (e + 1.0f);
   big = x < 0.0f ? -big : big;
-  const vf res = ax < 0.625f ? small : big;
+  const V res = ax < 0.625f ? small : big;
   return x != x ? x : res;
 }
 
-LMF_INLINE vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
+template <class V>
+LMF_INLINE V vsigmoid(V x) { return 1.0f / (1.0f + vexp(-x)); }
 
 // 1 + erf(x), computed through erfc (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7) so the
 // negative tail, where GELU needs it, keeps its relative precision instead of cancelling against 1.
-LMF_INLINE vf vone_plus_erf(vf x) {
-  const vf z = vabs(x);
-  const vf t = 1.0f / (1.0f + 0.5f * z);
-  const vf poly = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f +
-                  t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
-  const vf erfc = t * vexp(-z * z + poly);
+template <class V>
+LMF_INLINE V vone_plus_erf(V x) {
+  const V z = vabs(x);
+  const V t = 1.0f / (1.0f + 0.5f * z);
+  const V poly = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f +
+                 t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
+  const V erfc = t * vexp(-z * z + poly);
   return x < 0.0f ? erfc : 2.0f - erfc;
 }
 
-LMF_INLINE vf vload(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof(vf));
+template <class V = vf>
+LMF_INLINE V vload(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
   return v;
 }
-LMF_INLINE void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
-// The first n (< 16) floats, the rest zero.
-LMF_INLINE vf vload_part(const float* p, size_t n) {
-  vf v = {};
+template <class V>
+LMF_INLINE void vstore(float* p, V v) { std::memcpy(p, &v, sizeof(V)); }
+// The first n (< lanes) floats, the rest zero.
+template <class V>
+LMF_INLINE V vload_part(const float* p, size_t n) {
+  V v = {};
   std::memcpy(&v, p, n * sizeof(float));
   return v;
 }
-LMF_INLINE void vstore_part(float* p, vf v, size_t n) { std::memcpy(p, &v, n * sizeof(float)); }
+template <class V>
+LMF_INLINE void vstore_part(float* p, V v, size_t n) { std::memcpy(p, &v, n * sizeof(float)); }
 
-/** o[i] = f(x[i]) sixteen at a time (the tail is padded with zeros and cut off again). */
-template <typename F>
+/** o[i] = f(x[i]) a vector at a time (the tail is padded with zeros and cut off again). */
+template <class V, typename F>
 LMF_INLINE void vmap1(const float* x, float* o, size_t n, F f) {
+  constexpr size_t L = lanes<V>;
   size_t i = 0;
-  for (; i + 16 <= n; i += 16) vstore(o + i, f(vload(x + i)));
-  if (i < n) vstore_part(o + i, f(vload_part(x + i, n - i)), n - i);
+  for (; i + L <= n; i += L) vstore(o + i, f(vload<V>(x + i)));
+  if (i < n) vstore_part(o + i, f(vload_part<V>(x + i, n - i)), n - i);
 }
 
 /** o[i] = f(x[i], g[i]). */
-template <typename F>
+template <class V, typename F>
 LMF_INLINE void vmap2(const float* x, const float* g, float* o, size_t n, F f) {
+  constexpr size_t L = lanes<V>;
   size_t i = 0;
-  for (; i + 16 <= n; i += 16) vstore(o + i, f(vload(x + i), vload(g + i)));
-  if (i < n) vstore_part(o + i, f(vload_part(x + i, n - i), vload_part(g + i, n - i)), n - i);
+  for (; i + L <= n; i += L) vstore(o + i, f(vload<V>(x + i), vload<V>(g + i)));
+  if (i < n) vstore_part(o + i, f(vload_part<V>(x + i, n - i), vload_part<V>(g + i, n - i)), n - i);
 }
+
+// LMF_VEC_KERNEL(name, (params), (args)) compiles the template name<V> for each ISA at its width, as name_avx512,
+// name_avx2 and name_base (SSE2 on x86, NEON elsewhere: four lanes); LMF_VEC_PICK(name) is the one for the
+// GEMM's current ISA (gemm_isa(), so tests force each width as they force each micro-kernel).
+#if LMF_X86
+#define LMF_VEC_KERNEL(name, params, args)                                                \
+  __attribute__((target("avx512f,fma"))) void name##_avx512 params { name<vf16> args; } \
+  __attribute__((target("avx2,fma"))) void name##_avx2 params { name<vf8> args; }       \
+  void name##_base params { name<vf4> args; }
+#define LMF_VEC_PICK(name) \
+  (gemm_isa() == Isa::avx512 ? name##_avx512 : gemm_isa() == Isa::avx2 ? name##_avx2 : name##_base)
+#else
+#define LMF_VEC_KERNEL(name, params, args) \
+  void name##_base params { name<vf4> args; }
+#define LMF_VEC_PICK(name) name##_base
+#endif
 
 }  // namespace lmf

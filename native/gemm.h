@@ -12,7 +12,10 @@ enum class Tuning { cpu = 0, intel = 1, amd = 2, zen4 = 3 };
 
 Isa gemm_best_isa();
 Isa gemm_isa();
-/** Forces a micro-kernel (tests exercise every path on one machine); clamped to what the CPU supports. */
+/**
+ * Forces a micro-kernel (tests exercise every path on one machine); clamped to what the CPU supports. The kernels of
+ * LMF_VEC_KERNEL (common.h) follow gemm_isa() too.
+ */
 void gemm_set_isa(Isa isa, Tuning tuning = Tuning::cpu);
 
 /** Overrides the current micro-kernel's blocking (values <= 0 keep it): bench/native's tuning sweeps. */

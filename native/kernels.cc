@@ -1,6 +1,6 @@
 // Elementwise, reduction, normalization, layout, optimizer and attention kernels: plain loops the compiler
-// vectorizes, or the explicit 16-wide vector type for exp/tanh/erf, compiled per ISA through LMF_CLONES and
-// split across the pool when the work is large enough.
+// vectorizes, compiled per ISA through LMF_CLONES, or, where exp/tanh/erf come in, templates on the explicit vector
+// types compiled per ISA at its width through LMF_VEC_KERNEL; split across the pool when the work is large enough.
 #include "kernels.h"
 
 #include <algorithm>
@@ -20,22 +20,23 @@ constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
-LMF_CLONES void unary_range(int op, const float* LMF_RESTRICT x, float* LMF_RESTRICT o, size_t n) {
+template <class V>
+LMF_INLINE void unary_range(int op, const float* LMF_RESTRICT x, float* LMF_RESTRICT o, size_t n) {
   switch (op) {
     case U_NEG: for (size_t i = 0; i < n; i++) o[i] = -x[i]; break;
-    case U_EXP: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return vexp(v); }); break;
+    case U_EXP: vmap1<V>(x, o, n, [](V v) LMF_LAMBDA { return vexp(v); }); break;
     case U_LOG: for (size_t i = 0; i < n; i++) o[i] = std::log(x[i]); break;
     case U_SQRT: for (size_t i = 0; i < n; i++) o[i] = std::sqrt(x[i]); break;
     case U_RSQRT: for (size_t i = 0; i < n; i++) o[i] = 1.0f / std::sqrt(x[i]); break;
-    case U_TANH: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return vtanh(v); }); break;
+    case U_TANH: vmap1<V>(x, o, n, [](V v) LMF_LAMBDA { return vtanh(v); }); break;
     case U_ABS: for (size_t i = 0; i < n; i++) o[i] = std::fabs(x[i]); break;
     case U_RELU: for (size_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : 0.0f; break;
-    case U_SILU: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return v * vsigmoid(v); }); break;
-    case U_GELU: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return 0.5f * v * vone_plus_erf(v * kInvSqrt2); }); break;
+    case U_SILU: vmap1<V>(x, o, n, [](V v) LMF_LAMBDA { return v * vsigmoid(v); }); break;
+    case U_GELU: vmap1<V>(x, o, n, [](V v) LMF_LAMBDA { return 0.5f * v * vone_plus_erf(v * kInvSqrt2); }); break;
     case U_GELU_TANH:
-      vmap1(x, o, n, [](vf v) LMF_LAMBDA { return 0.5f * v * (1.0f + vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v))); });
+      vmap1<V>(x, o, n, [](V v) LMF_LAMBDA { return 0.5f * v * (1.0f + vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v))); });
       break;
-    case U_SIGMOID: vmap1(x, o, n, [](vf v) LMF_LAMBDA { return vsigmoid(v); }); break;
+    case U_SIGMOID: vmap1<V>(x, o, n, [](V v) LMF_LAMBDA { return vsigmoid(v); }); break;
     case U_SIN: for (size_t i = 0; i < n; i++) o[i] = (float)std::sin((double)x[i]); break;
     case U_COS: for (size_t i = 0; i < n; i++) o[i] = (float)std::cos((double)x[i]); break;
     case U_SQUARE: for (size_t i = 0; i < n; i++) o[i] = x[i] * x[i]; break;
@@ -43,7 +44,8 @@ LMF_CLONES void unary_range(int op, const float* LMF_RESTRICT x, float* LMF_REST
   }
 }
 
-LMF_CLONES void unary_grad_range(int op, const float* LMF_RESTRICT x, const float* LMF_RESTRICT y, const float* LMF_RESTRICT g,
+template <class V>
+LMF_INLINE void unary_grad_range(int op, const float* LMF_RESTRICT x, const float* LMF_RESTRICT y, const float* LMF_RESTRICT g,
                                  float* LMF_RESTRICT o, size_t n) {
   switch (op) {
     case U_NEG: for (size_t i = 0; i < n; i++) o[i] = -g[i]; break;
@@ -55,19 +57,19 @@ LMF_CLONES void unary_grad_range(int op, const float* LMF_RESTRICT x, const floa
     case U_ABS: for (size_t i = 0; i < n; i++) o[i] = x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : 0.0f); break;
     case U_RELU: for (size_t i = 0; i < n; i++) o[i] = x[i] > 0 ? g[i] : 0.0f; break;
     case U_SILU:
-      vmap2(x, g, o, n, [](vf v, vf gv) LMF_LAMBDA {
-        const vf s = vsigmoid(v);
+      vmap2<V>(x, g, o, n, [](V v, V gv) LMF_LAMBDA {
+        const V s = vsigmoid(v);
         return gv * s * (1.0f + v * (1.0f - s));
       });
       break;
     case U_GELU:
-      vmap2(x, g, o, n, [](vf v, vf gv) LMF_LAMBDA {
+      vmap2<V>(x, g, o, n, [](V v, V gv) LMF_LAMBDA {
         return gv * (0.5f * vone_plus_erf(v * kInvSqrt2) + v * kInvSqrt2Pi * vexp(-0.5f * v * v));
       });
       break;
     case U_GELU_TANH:
-      vmap2(x, g, o, n, [](vf v, vf gv) LMF_LAMBDA {
-        const vf t = vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
+      vmap2<V>(x, g, o, n, [](V v, V gv) LMF_LAMBDA {
+        const V t = vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
         return gv * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * v * v));
       });
       break;
@@ -158,7 +160,8 @@ LMF_CLONES void col_sums(const float* LMF_RESTRICT x, float* LMF_RESTRICT out, l
   }
 }
 
-LMF_CLONES void softmax_rows(const float* LMF_RESTRICT x, float* LMF_RESTRICT out, long r0, long r1, long cols, bool log) {
+template <class V>
+LMF_INLINE void softmax_rows(const float* LMF_RESTRICT x, float* LMF_RESTRICT out, long r0, long r1, long cols, bool log) {
   for (long r = r0; r < r1; r++) {
     const float* xr = x + r * cols;
     float* orow = out + r * cols;
@@ -171,15 +174,15 @@ LMF_CLONES void softmax_rows(const float* LMF_RESTRICT x, float* LMF_RESTRICT ou
     for (int l = 0; l < 16; l++) mx = pm[l] > mx ? pm[l] : mx;
     for (; q < cols; q++) mx = xr[q] > mx ? xr[q] : mx;
     if (mx == -INFINITY) mx = 0.0f;  // fully masked row: exp(-inf) sums to 0 and the row is NaN, as in torch
-    vf acc = {};
+    V acc = {};
     long j = 0;
-    for (; j + 16 <= cols; j += 16) {
-      const vf e = vexp(vload(xr + j) - mx);
+    for (; j + lanes<V> <= cols; j += lanes<V>) {
+      const V e = vexp(vload<V>(xr + j) - mx);
       if (!log) vstore(orow + j, e);
       acc += e;
     }
     float sum = 0;
-    for (int l = 0; l < 16; l++) sum += acc[l];
+    for (int l = 0; l < lanes<V>; l++) sum += acc[l];
     for (; j < cols; j++) {
       const float e = fast_exp(xr[j] - mx);
       if (!log) orow[j] = e;
@@ -196,7 +199,8 @@ LMF_CLONES void softmax_rows(const float* LMF_RESTRICT x, float* LMF_RESTRICT ou
   }
 }
 
-LMF_CLONES void softmax_grad_rows(const float* LMF_RESTRICT y, const float* LMF_RESTRICT g, float* LMF_RESTRICT out, long r0, long r1,
+template <class V>
+LMF_INLINE void softmax_grad_rows(const float* LMF_RESTRICT y, const float* LMF_RESTRICT g, float* LMF_RESTRICT out, long r0, long r1,
                                   long cols, bool log) {
   for (long r = r0; r < r1; r++) {
     const float *yr = y + r * cols, *gr = g + r * cols;
@@ -204,7 +208,7 @@ LMF_CLONES void softmax_grad_rows(const float* LMF_RESTRICT y, const float* LMF_
     float s = 0;
     if (log) {
       for (long j = 0; j < cols; j++) s += gr[j];
-      vmap2(yr, gr, orow, (size_t)cols, [s](vf y, vf gv) LMF_LAMBDA { return gv - vexp(y) * s; });
+      vmap2<V>(yr, gr, orow, (size_t)cols, [s](V y, V gv) LMF_LAMBDA { return gv - vexp(y) * s; });
     } else {
       for (long j = 0; j < cols; j++) s += gr[j] * yr[j];
       for (long j = 0; j < cols; j++) orow[j] = yr[j] * (gr[j] - s);
@@ -283,7 +287,8 @@ LMF_CLONES void adamw_range(float* LMF_RESTRICT p, const float* LMF_RESTRICT g, 
   }
 }
 
-LMF_CLONES void attention_rows(const float* LMF_RESTRICT q, const float* LMF_RESTRICT k, const float* LMF_RESTRICT v,
+template <class V>
+LMF_INLINE void attention_rows(const float* LMF_RESTRICT q, const float* LMF_RESTRICT k, const float* LMF_RESTRICT v,
                                const float* mask, long maskT, long maskS, float* LMF_RESTRICT out, long t0, long t1, long S, long D,
                                float scale, float softcap) {
   constexpr long KB = 64;  // keys per block of the online softmax
@@ -320,7 +325,7 @@ LMF_CLONES void attention_rows(const float* LMF_RESTRICT q, const float* LMF_RES
       const float corr = m == -INFINITY ? 0.0f : fast_exp(m - mNew);
       float bs = 0;
       long j = 0;
-      for (; j + 16 <= nb; j += 16) vstore(scores + j, vexp(vload(scores + j) - mNew));
+      for (; j + lanes<V> <= nb; j += lanes<V>) vstore(scores + j, vexp(vload<V>(scores + j) - mNew));
       for (; j < nb; j++) scores[j] = fast_exp(scores[j] - mNew);
       for (j = 0; j < nb; j++) bs += scores[j];
       l = l * corr + bs;
@@ -338,14 +343,26 @@ LMF_CLONES void attention_rows(const float* LMF_RESTRICT q, const float* LMF_RES
   }
 }
 
+LMF_VEC_KERNEL(unary_range, (int op, const float* x, float* o, size_t n), (op, x, o, n))
+LMF_VEC_KERNEL(unary_grad_range, (int op, const float* x, const float* y, const float* g, float* o, size_t n), (op, x, y, g, o, n))
+LMF_VEC_KERNEL(softmax_rows, (const float* x, float* out, long r0, long r1, long cols, bool log), (x, out, r0, r1, cols, log))
+LMF_VEC_KERNEL(softmax_grad_rows, (const float* y, const float* g, float* out, long r0, long r1, long cols, bool log),
+               (y, g, out, r0, r1, cols, log))
+LMF_VEC_KERNEL(attention_rows,
+               (const float* q, const float* k, const float* v, const float* mask, long maskT, long maskS, float* out, long t0, long t1,
+                long S, long D, float scale, float softcap),
+               (q, k, v, mask, maskT, maskS, out, t0, t1, S, D, scale, softcap))
+
 }  // namespace
 
 void unary(int op, const float* x, float* out, size_t n) {
-  parallel_for(n, kGrain, [&](size_t lo, size_t hi) { unary_range(op, x + lo, out + lo, hi - lo); });
+  const auto run = LMF_VEC_PICK(unary_range);
+  parallel_for(n, kGrain, [&](size_t lo, size_t hi) { run(op, x + lo, out + lo, hi - lo); });
 }
 
 void unary_backward(int op, const float* x, const float* y, const float* g, float* out, size_t n) {
-  parallel_for(n, kGrain, [&](size_t lo, size_t hi) { unary_grad_range(op, x + lo, y + lo, g + lo, out + lo, hi - lo); });
+  const auto run = LMF_VEC_PICK(unary_grad_range);
+  parallel_for(n, kGrain, [&](size_t lo, size_t hi) { run(op, x + lo, y + lo, g + lo, out + lo, hi - lo); });
 }
 
 void pow_scalar(const float* x, float p, float* out, size_t n) {
@@ -451,13 +468,15 @@ void max_axis(const float* x, float* out, int32_t* indices, long outer, long inn
 }
 
 void softmax(const float* x, float* out, long rows, long cols, bool log) {
+  const auto run = LMF_VEC_PICK(softmax_rows);
   parallel_for((size_t)rows, std::max<size_t>(1, kGrain / 4 / std::max(cols, 1L)),
-               [&](size_t lo, size_t hi) { softmax_rows(x, out, (long)lo, (long)hi, cols, log); });
+               [&](size_t lo, size_t hi) { run(x, out, (long)lo, (long)hi, cols, log); });
 }
 
 void softmax_backward(const float* y, const float* g, float* out, long rows, long cols, bool log) {
+  const auto run = LMF_VEC_PICK(softmax_grad_rows);
   parallel_for((size_t)rows, std::max<size_t>(1, kGrain / std::max(cols, 1L)),
-               [&](size_t lo, size_t hi) { softmax_grad_rows(y, g, out, (long)lo, (long)hi, cols, log); });
+               [&](size_t lo, size_t hi) { run(y, g, out, (long)lo, (long)hi, cols, log); });
 }
 
 void norm(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd, long rows, long cols, float eps, bool rms,
@@ -575,6 +594,7 @@ void attention(const float* q, const float* k, const float* v, const float* mask
   const long tBlocks = (T + tBlock - 1) / tBlock;
   const size_t tasks = (size_t)(B * H * tBlocks);
   const size_t grain = std::max<size_t>(1, 65536 / (size_t)std::max(S * D * tBlock, 1L));
+  const auto rows = LMF_VEC_PICK(attention_rows);
   parallel_for(tasks, grain, [&](size_t lo, size_t hi) {
     for (size_t task = lo; task < hi; task++) {
       const long tb = (long)(task % tBlocks), bh = (long)(task / tBlocks);
@@ -584,7 +604,7 @@ void attention(const float* q, const float* k, const float* v, const float* mask
       const float* kb = k + ((b * Hkv + hk) * cap) * D;
       const float* vb = v + ((b * Hkv + hk) * cap) * D;
       const float* mb = mask ? mask + b * ms[0] + h * ms[1] : nullptr;
-      attention_rows(qb, kb, vb, mb, ms ? ms[2] : 0, ms ? ms[3] : 0, out + (bh * T) * D, t0, t1, S, D, scale, softcap);
+      rows(qb, kb, vb, mb, ms ? ms[2] : 0, ms ? ms[3] : 0, out + (bh * T) * D, t0, t1, S, D, scale, softcap);
     }
   });
 }

@@ -1,12 +1,13 @@
 // The fused attention kernel against the composed ops (matmul, softmax, matmul) that training uses.
 import { afterEach, describe, expect, it } from "vitest";
 import { getBackend, jsBackend, setBackend } from "../../src/backends/index.js";
-import { isNativeAvailable, nativeBackend } from "../../src/backends/native/index.js";
+import { isNativeAvailable, nativeBackend, nativeInfo, setNativeIsa } from "../../src/backends/native/index.js";
 import { MASK_MIN, scaledDotProductAttention } from "../../src/nn/attention.js";
 import { Tensor, noGrad, randn } from "../../src/tensor/index.js";
 import * as F from "../../src/tensor/ops.js";
 import { buildAttentionMask } from "../../src/models/masks.js";
 import { Generator } from "../../src/utils/rng.js";
+import { nativeIsas } from "../helpers/native-isas.js";
 
 const available = isNativeAvailable();
 const g = new Generator(11);
@@ -20,7 +21,11 @@ function maxRelErr(a: Tensor, b: Tensor): number {
 
 describe.skipIf(!available)("fused attention (native) equals the composed ops", () => {
   const previous = getBackend();
-  afterEach(() => setBackend(previous));
+  afterEach(() => {
+    setBackend(previous);
+    setNativeIsa(nativeInfo().bestIsa);
+  });
+  const isas = nativeIsas();  // the kernel's exp runs at each ISA's vector width
 
   const composed = (q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, scale: number, softcap = 0): Tensor => {
     setBackend(jsBackend); // the JS backend has no fused kernel, so this is the composed path
@@ -40,7 +45,8 @@ describe.skipIf(!available)("fused attention (native) equals the composed ops", 
   ];
 
   for (const c of cases) {
-    it(c.name, () => {
+    it.each(isas)(`${c.name} (%s)`, (isa) => {
+      setNativeIsa(isa);
       setBackend(nativeBackend());
       const q = randn([c.b, c.h, c.t, c.d], { generator: g }), k = randn([c.b, c.hkv, c.s, c.d], { generator: g }), v = randn([c.b, c.hkv, c.s, c.d], { generator: g });
       let mask: Tensor | null = null;

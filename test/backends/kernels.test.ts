@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { jsBackend, type BinaryOp, type LlamaBlockWeights, type UnaryOp } from "../../src/backends/index.js";
 import { isNativeAvailable, measurePeakGflops, nativeBackend, nativeInfo, setNativeIsa } from "../../src/backends/native/index.js";
 import { Generator } from "../../src/utils/rng.js";
+import { nativeIsas } from "../helpers/native-isas.js";
 
 const available = isNativeAvailable();
 const g = new Generator(7);
@@ -38,8 +39,9 @@ function refGemm(a: Float32Array, b: Float32Array, c: Float64Array, m: number, n
   }
 }
 
+const isas = nativeIsas();
+
 describe.skipIf(!available)("native GEMM", () => {
-  const isas = available ? (["generic", "avx2", "avx512"] as const).slice(0, ["generic", "avx2", "avx512"].indexOf(nativeInfo().bestIsa) + 1) : [];
   afterAll(() => { if (available) setNativeIsa(nativeInfo().bestIsa); });
   const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [7, 1, 65], [33, 65, 7], [65, 33, 257], [130, 257, 300], [257, 65, 513], [1, 300, 257], [300, 1, 129],
     // wide (column-split path, two K blocks of 768, one of 1024, three of either) and deep (by set-up the shared B
@@ -112,8 +114,11 @@ describe.skipIf(!available)("native GEMM", () => {
 describe.skipIf(!available)("native elementwise, reduction and layout kernels match the TypeScript kernels", () => {
   const be = available ? nativeBackend() : jsBackend;
   const sizes = [1, 7, 33, 65, 257, 40000];
+  afterAll(() => { if (available) setNativeIsa(nativeInfo().bestIsa); });
 
-  it("unary and unaryBackward for every op", () => {
+  // exp, tanh and erf run at each ISA's vector width (4, 8 or 16 lanes), and so does what uses them
+  it.each(isas)("unary and unaryBackward for every op (%s)", (isa) => {
+    setNativeIsa(isa);
     const ops: UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "abs", "relu", "silu", "gelu", "gelu_tanh", "sigmoid", "sin", "cos", "square", "reciprocal"];
     const positive = new Set<UnaryOp>(["log", "sqrt", "rsqrt", "reciprocal"]);
     for (const op of ops) {
@@ -132,7 +137,8 @@ describe.skipIf(!available)("native elementwise, reduction and layout kernels ma
     }
   });
 
-  it("exp, tanh and sigmoid keep NaN, infinities and extremes", () => {
+  it.each(isas)("exp, tanh and sigmoid keep NaN, infinities and extremes (%s)", (isa) => {
+    setNativeIsa(isa);
     const x = Float32Array.from([NaN, Infinity, -Infinity, 89, -89, -104, 1e-30, -3.4e38]);
     for (const op of ["exp", "tanh", "sigmoid", "silu", "gelu", "gelu_tanh"] as const) {
       const y1 = new Float32Array(x.length), y2 = new Float32Array(x.length);
@@ -209,7 +215,8 @@ describe.skipIf(!available)("native elementwise, reduction and layout kernels ma
     }
   });
 
-  it("softmax / log-softmax and their backward, including masked rows", () => {
+  it.each(isas)("softmax / log-softmax and their backward, including masked rows (%s)", (isa) => {
+    setNativeIsa(isa);
     for (const [rows, cols] of [[1, 1], [7, 33], [65, 257], [3, 50257], [300, 7]] as const) {
       for (const log of [false, true]) {
         const x = randArray(rows * cols, 8);

@@ -44,7 +44,8 @@ export function setNumThreads(threads: number): void {
 
 /**
  * Forces a GEMM micro-kernel no newer than `isa` (tests run every path on one machine), with AVX-512 the blocking
- * tuned for `tuning`'s CPUs rather than the running CPU's ("amd": Zen 5 and other AMD CPUs but Zen 4).
+ * tuned for `tuning`'s CPUs rather than the running CPU's ("amd": Zen 5 and other AMD CPUs but Zen 4). The exp, tanh
+ * and erf kernels (and the softmax and attention that use them) follow it too, at that ISA's vector width.
  */
 export function setNativeIsa(isa: NativeInfo["isa"], tuning?: "intel" | "amd" | "zen4"): void {
   const tunings = { intel: 1, amd: 2, zen4: 3 } as const;
