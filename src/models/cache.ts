@@ -1,5 +1,5 @@
 import { TensorError } from "../errors.js";
-import { allocate, type FloatArray } from "../tensor/dtype.js";
+import { allocate, type FloatArray, type StorageArray } from "../tensor/dtype.js";
 import { Tensor, isGradEnabled } from "../tensor/tensor.js";
 import * as F from "../tensor/ops.js";
 
@@ -88,9 +88,45 @@ export class KVCache {
   /** Reorders the batch (beam search): row i of the result is row indices[i] of the cache. */
   reorder(indices: Tensor): void {
     if (indices.dtype !== "i32") throw new TensorError("KVCache.reorder: indices must be an i32 tensor");
+    const idx = indices.data as Int32Array;
     const pick = <T extends LayerKV>(kv: T | undefined): T | undefined => kv && { ...kv, key: F.indexSelect(kv.key, 0, indices), value: F.indexSelect(kv.value, 0, indices) };
-    for (let i = 0; i < this.stored.length; i++) this.stored[i] = pick(this.stored[i]);
+    for (let i = 0; i < this.stored.length; i++) {
+      const s = this.stored[i];
+      // The storage is the cache's own: its filled positions are permuted in place, not the whole capacity
+      // copied into new arrays every beam step. A recorded graph, or another batch size, takes copies.
+      if (s && !s.key.requiresGrad && !s.value.requiresGrad && s.key.shape[0] === idx.length) {
+        permuteBatch(s.key, idx, s.length);
+        permuteBatch(s.value, idx, s.length);
+      } else {
+        this.stored[i] = pick(s);
+      }
+    }
     for (let i = 0; i < this.cross.length; i++) this.cross[i] = pick(this.cross[i]);
+  }
+}
+
+/** Batch row i of `t` [b, h, capacity, d] becomes its row idx[i], for the first `length` positions (in place). */
+function permuteBatch(t: Tensor, idx: Int32Array, length: number): void {
+  const [b, h, cap, d] = t.shape as [number, number, number, number];
+  const data = t.data, span = length * d;
+  const moved: number[] = [];
+  for (let i = 0; i < b; i++) {
+    const from = idx[i]!;
+    if (!Number.isInteger(from) || from < 0 || from >= b) throw new TensorError(`KVCache.reorder: index ${from} out of range for batch ${b}`);
+    if (from !== i) moved.push(i);
+  }
+  if (moved.length === 0) return;
+  // The sources are read before any row is overwritten (a row may be both, as in a swap).
+  const sources = [...new Set(moved.map((i) => idx[i]!))];
+  const saved = new Map<number, StorageArray>();
+  for (const from of sources) {
+    const copy = allocate(t.dtype, h * span);
+    for (let j = 0; j < h; j++) copy.set(data.subarray((from * h + j) * cap * d, (from * h + j) * cap * d + span), j * span);
+    saved.set(from, copy);
+  }
+  for (const i of moved) {
+    const copy = saved.get(idx[i]!)!;
+    for (let j = 0; j < h; j++) data.set(copy.subarray(j * span, (j + 1) * span), (i * h + j) * cap * d);
   }
 }
 

@@ -58,6 +58,29 @@ describe("KVCache", () => {
     expectEqual(cache.layers[0]!.value, F.indexSelect(v, 0, idx));
   });
 
+  it("reorders its own storage in place: swaps and repeats rows, leaves identity rows, and keeps appending", () => {
+    const cache = new KVCache();
+    const k = randn([3, 2, 5, 4], { generator: g }), v = randn([3, 2, 5, 4], { generator: g });
+    const slot = noGrad(() => cache.update(0, k, v));
+    expect(slot.key.shape[2]).toBeGreaterThan(5); // room to spare: only the filled positions move
+    const idx = new Tensor(Int32Array.from([1, 0, 0]), [3], "i32"); // rows 0 and 1 swap, row 2 takes row 0's
+    cache.reorder(idx);
+    expectEqual(cache.layers[0]!.key, F.indexSelect(k, 0, idx));
+    expectEqual(cache.layers[0]!.value, F.indexSelect(v, 0, idx));
+    const k2 = randn([3, 2, 1, 4], { generator: g }), v2 = randn([3, 2, 1, 4], { generator: g });
+    const next = noGrad(() => cache.update(0, k2, v2));
+    expect(next.key).toBe(slot.key); // the same storage
+    expectEqual(cache.layers[0]!.key, F.concat([F.indexSelect(k, 0, idx), k2], 2));
+    const identity = new Tensor(Int32Array.from([0, 1, 2]), [3], "i32");
+    const before = Array.from(cache.layers[0]!.value.data);
+    cache.reorder(identity);
+    expect(Array.from(cache.layers[0]!.value.data)).toEqual(before);
+    // another batch size takes copies; an index past the batch is refused
+    cache.reorder(new Tensor(Int32Array.from([2, 2, 0, 1]), [4], "i32"));
+    expect(cache.layers[0]!.key.shape).toEqual([4, 2, 6, 4]);
+    expect(() => cache.reorder(new Tensor(Int32Array.from([0, 1, 2, 4]), [4], "i32"))).toThrow(/KVCache.reorder: index 4 out of range for batch 4/);
+  });
+
   it("concatenates (so backward reaches the past) while gradients are recorded", () => {
     const cache = new KVCache();
     const k1 = randn([1, 1, 2, 3], { generator: g }).requiresGrad_(), v1 = randn([1, 1, 2, 3], { generator: g });
