@@ -6,6 +6,7 @@
  * (generated length) ** lengthPenalty. The ±1e9 offsets transformers uses to mask candidates are kept, in float32,
  * so ties and cut-offs fall the same way.
  */
+import { getBackend } from "../backends/index.js";
 import type { Generator } from "../utils/rng.js";
 import type { LogitsProcessorList } from "./processors.js";
 import type { FinishReason, StoppingCriteriaList } from "./stopping.js";
@@ -167,16 +168,11 @@ export function beamSearch(
   };
 }
 
-/** log_softmax of every row, in place, rounded to float32 as torch computes it. */
+/** log_softmax of every row, in place, in float32 as torch computes it: (x - max) - log(sum(exp(x - max))). */
 function logSoftmaxInPlace(scores: Float32Array, V: number): void {
-  for (let base = 0; base < scores.length; base += V) {
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) if (scores[base + j]! > max) max = scores[base + j]!;
-    let sum = 0;
-    for (let j = 0; j < V; j++) sum += Math.exp(scores[base + j]! - max);
-    const lse = max + Math.log(sum);
-    for (let j = 0; j < V; j++) scores[base + j] = scores[base + j]! - lse;
-  }
+  // On the backend: with a vocabulary of tens of thousands, a JavaScript exp loop took longer per beam step than
+  // the model's decode step.
+  getBackend().softmax(scores, scores, scores.length / V, V, true);
 }
 
 /** Indices of the k largest values, largest first; equal values keep index order (as a stable sort would). */
