@@ -973,6 +973,86 @@ __attribute__((target("avx2,fma"))) void gemv_rows_avx2(const float* LMF_RESTRIC
   }
 }
 
+// gemv_rows_avx2 for M rows of x at once (x_i = x + i·k, y_i = y + i·ldy): R = 8 / M consecutive rows of W in
+// flight, each W load feeding M FMAs, so W is read once for all M rows of x (which stay in L1).
+template <int M, int R>
+__attribute__((target("avx2,fma"))) void gemv_rows_multi_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y,
+                                                               long ldy, long rows, long k, bool acc) {
+  static_assert(M * R <= 8, "eight accumulators");
+  const long k8 = k / 8 * 8;
+  for (long j = 0; j + R <= rows; j += R) {
+    __m256 s[8];
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; q++) s[q] = _mm256_setzero_ps();
+    for (long p = 0; p < k8; p += 8) {
+      __m256 xs[M];
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++) xs[i] = _mm256_loadu_ps(x + i * k + p);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) {
+        const __m256 wv = _mm256_loadu_ps(w + (j + r) * k + p);
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) s[r * M + i] = _mm256_fmadd_ps(wv, xs[i], s[r * M + i]);
+      }
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, lane_sums8_avx2(s));
+    for (long p = k8; p < k; p++)
+      for (int r = 0; r < R; r++)
+        for (int i = 0; i < M; i++) t[r * M + i] += w[(j + r) * k + p] * x[i * k + p];
+    for (int r = 0; r < R; r++)
+      for (int i = 0; i < M; i++) {
+        float& out = y[i * ldy + j + r];
+        out = acc ? out + t[r * M + i] : t[r * M + i];
+      }
+  }
+}
+// M rows of x over `rows` rows of W: R rows of W at a time, the last rows % R one at a time.
+template <int M>
+void gemv_rows_few_avx2(const float* w, const float* x, float* y, long ldy, long rows, long k, bool acc) {
+  constexpr int R = 8 / M;
+  const long full = rows / R * R;
+  gemv_rows_multi_avx2<M, R>(w, x, y, ldy, full, k, acc);
+  if (full < rows) gemv_rows_multi_avx2<M, 1>(w + full * k, x, y + full, ldy, rows - full, k, acc);
+}
+
+// One step of gemv_cols_few_streams with M rows of x at once (xr[r·M + i]: x_i's value for W row r; y_i = y +
+// i·ldy): 64 / M columns a time, each W vector loaded once for the M rows (eight accumulators).
+template <int M>
+__attribute__((target("avx2,fma"))) void gemv_cols_rows_multi_avx2(const float* const* rows, const float* xr, float* LMF_RESTRICT y, long ldy, long n) {
+  constexpr int V = 8 / M;  // vectors of columns per step
+  long j = 0;
+  for (; j + 8 * V <= n; j += 8 * V) {
+    __m256 a[M][V];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; v++) a[i][v] = _mm256_loadu_ps(y + i * ldy + j + 8 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+      __m256 wv[V];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; v++) wv[v] = _mm256_loadu_ps(rows[r] + j + 8 * v);
+#pragma GCC unroll 4
+      for (int i = 0; i < M; i++) {
+        const __m256 xs = _mm256_broadcast_ss(xr + r * M + i);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) a[i][v] = _mm256_fmadd_ps(xs, wv[v], a[i][v]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; v++) _mm256_storeu_ps(y + i * ldy + j + 8 * v, a[i][v]);
+  }
+  for (; j < n; j++)
+    for (int i = 0; i < M; i++) {
+      float t = y[i * ldy + j];
+      for (int r = 0; r < 8; r++) t += xr[r * M + i] * rows[r][j];
+      y[i * ldy + j] = t;
+    }
+}
+
 // gemv_cols_rows with 256-bit vectors, 64 columns a step too (eight vectors of y and eight of x: all sixteen registers,
 // the W loads folded into the FMAs; 32 columns a step ran 2-13% slower in the fast minutes), in the same order: each
 // vector of y from all R rows before the next (Zen 3, both cores, 12 layers' weights of GPT-2's shapes, the orders
@@ -1035,6 +1115,50 @@ void gemv_cols_streams(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x,
 }
 constexpr auto gemv_cols_avx512 = gemv_cols_streams<gemv_cols_rows<8>, gemv_cols_rows<1>>;
 constexpr auto gemv_cols_avx2 = gemv_cols_streams<gemv_cols_rows_avx2<8>, gemv_cols_rows_avx2<1>>;
+
+// gemv_cols_streams for m rows of x at once (x_i = x + i·k, y_i = y + i·ldy, each set, not accumulated): each
+// step's eight rows of W come from memory once for all m rows, kFewCols columns at a time (so that, where the
+// rows of x take more than one pass, the later passes find W in L1). MULTI (AVX2): four and two rows of x a pass.
+constexpr long kFewCols = 2048;
+template <ColsRows rows8, ColsRows rows1, bool MULTI>
+void gemv_cols_few_streams(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, long k, float* LMF_RESTRICT y, long ldy, long m,
+                           long p0, long p1, long n) {
+  for (long i = 0; i < m; i++) std::memset(y + i * ldy, 0, sizeof(float) * n);
+  constexpr int R = 8;
+  const long G = (p1 - p0) / R;
+  for (long s = 0; s < G; s++)
+    for (long j0 = 0; j0 < n; j0 += kFewCols) {
+      const long nb = std::min(kFewCols, n - j0);
+      const float* rows[R];
+      for (int r = 0; r < R; r++) rows[r] = w + (p0 + r * G + s) * n + j0;
+      const auto xs = [&](long i, int r) { return x[i * k + p0 + r * G + s]; };
+      long i = 0;
+      if constexpr (MULTI) {
+        float xr[4 * R];
+        for (; i + 4 <= m; i += 4) {
+          for (int r = 0; r < R; r++)
+            for (int q = 0; q < 4; q++) xr[r * 4 + q] = xs(i + q, r);
+          gemv_cols_rows_multi_avx2<4>(rows, xr, y + i * ldy + j0, ldy, nb);
+        }
+        for (; i + 2 <= m; i += 2) {
+          for (int r = 0; r < R; r++)
+            for (int q = 0; q < 2; q++) xr[r * 2 + q] = xs(i + q, r);
+          gemv_cols_rows_multi_avx2<2>(rows, xr, y + i * ldy + j0, ldy, nb);
+        }
+      }
+      for (; i < m; i++) {
+        float xr[R];
+        for (int r = 0; r < R; r++) xr[r] = xs(i, r);
+        rows8(rows, xr, y + i * ldy + j0, nb);
+      }
+    }
+  for (long p = p0 + R * G; p < p1; p++) {
+    const float* row = w + p * n;
+    for (long i = 0; i < m; i++) rows1(&row, x + i * k + p, y + i * ldy, n);
+  }
+}
+constexpr auto gemv_cols_few_avx512 = gemv_cols_few_streams<gemv_cols_rows<8>, gemv_cols_rows<1>, false>;
+constexpr auto gemv_cols_few_avx2 = gemv_cols_few_streams<gemv_cols_rows_avx2<8>, gemv_cols_rows_avx2<1>, true>;
 #endif
 
 // y[0:n] (+)= sum_{p in [p0, p1)} x[p] * W[p, :] for W stored [k, n]: rows p0..p1 are one contiguous stretch
@@ -1069,6 +1193,69 @@ RowsKernel rows_kernel() {
 
 // Rows per parallel chunk of a one-row product with rows of length k: about 64 KiB of W.
 long gemv_rows_grain(long k) { return std::max(16L, 16384L / std::max(k, 1L)); }
+
+// Products of a few rows (beam search, batched decoding): W = op(B) is streamed once, as by the one-row
+// product, instead of being packed (which reads it, writes it and reads it again) for a micro-kernel that would
+// work on a 2-8 row sliver. Rows of op(A) are copied together first when A is transposed.
+constexpr long kFewRows = 8;
+void gemm_few(const Op& o, int nthreads) {
+  const long m = o.m, n = o.n, k = o.k;
+  std::vector<float> xt;
+  const float* x = o.a;
+  if (o.ta) {
+    xt.resize((size_t)m * k);
+    for (long p = 0; p < k; p++)
+      for (long i = 0; i < m; i++) xt[i * k + p] = o.a[p * m + i];
+    x = xt.data();
+  }
+  const int nt = (double)m * n * k < 32768 ? 1 : nthreads;
+  if (o.tb) {  // W stored [n, k]: chunks of its rows (about 64 KiB, in L2 for the passes after the first)
+    const auto rowsKernel = rows_kernel();
+    const long grain = gemv_rows_grain(k);
+    const auto chunk = [&](size_t lo, size_t hi) {
+      for (long j0 = (long)lo; j0 < (long)hi; j0 += grain) {
+        const float* wc = o.b + j0 * k;
+        const long h = std::min(grain, (long)hi - j0);
+        long i = 0;
+#if LMF_X86
+        if (current().isa == Isa::avx2) {  // the rows of x four, two and one at a time
+          for (; i + 4 <= m; i += 4) gemv_rows_few_avx2<4>(wc, x + i * k, o.c + i * n + j0, n, h, k, o.acc);
+          for (; i + 2 <= m; i += 2) gemv_rows_few_avx2<2>(wc, x + i * k, o.c + i * n + j0, n, h, k, o.acc);
+        }
+#endif
+        for (; i < m; i++) rowsKernel(wc, x + i * k, o.c + i * n + j0, h, k, o.acc);
+      }
+    };
+    if (nt == 1) chunk(0, (size_t)n);
+    else parallel_for((size_t)n, (size_t)grain, chunk);
+    return;
+  }
+  // W stored [k, n]: threads take contiguous blocks of its rows into private partial sums, as gemm_one does.
+#if LMF_X86
+  const auto fewKernel = current().isa == Isa::avx512 ? gemv_cols_few_avx512 : current().isa == Isa::avx2 ? gemv_cols_few_avx2 : nullptr;
+#else
+  void (*const fewKernel)(const float*, const float*, long, float*, long, long, long, long, long) = nullptr;
+#endif
+  const auto cols = [&](long p0, long p1, float* y, long ldy) {
+    if (fewKernel) fewKernel(o.b, x, k, y, ldy, m, p0, p1, n);
+    else
+      for (long i = 0; i < m; i++) gemv_cols(o.b, x + i * k, y + i * ldy, p0, p1, n, false);
+  };
+  const long chunks = nt == 1 ? 1 : std::min<long>(2L * nt, std::max(1L, k / 64));
+  if (chunks <= 1 && !o.acc) {
+    cols(0, k, o.c, n);
+    return;
+  }
+  std::vector<float> parts((size_t)chunks * m * n);
+  std::atomic<long> next{0};
+  pool_run(chunks > 1 ? nt : 1, [&] {
+    for (long c; (c = next.fetch_add(1)) < chunks;) cols(k * c / chunks, k * (c + 1) / chunks, parts.data() + c * m * n, n);
+  });
+  for (long c = 0; c < chunks; c++) {
+    if (c == 0 && !o.acc) std::memcpy(o.c, parts.data(), sizeof(float) * m * n);
+    else add_into(o.c, parts.data() + c * m * n, m * n);
+  }
+}
 
 // Tiny products: packing would cost more than the arithmetic.
 void gemm_small(const Op& o) {
@@ -1132,6 +1319,10 @@ void gemm_one(const Op& o, int nthreads) {
       if (c == 0 && !o.acc) std::memcpy(o.c, part(0), sizeof(float) * outs);
       else add_into(o.c, part(c), outs);
     }
+    return;
+  }
+  if (o.m <= kFewRows) {
+    gemm_few(o, nthreads);
     return;
   }
   if (flops < 16384) {

@@ -51,7 +51,11 @@ describe.skipIf(!available)("native GEMM", () => {
     // rows with rows left over, its columns 64 at a time, then 16 (AVX2: 8) and a tail, in one K chunk and in
     // several, rows of a 4 KiB multiple among them
     [1, 50, 90], [50, 1, 90], [1, 33, 100], [1, 1030, 70],
-    [1, 3072, 13], [1, 2048, 21], [1, 2048, 300]];
+    [1, 3072, 13], [1, 2048, 21], [1, 2048, 300],
+    // 2-8 output rows (beam search, batched decoding: W streamed once for all rows, not packed): the rows of A four,
+    // two and one at a time; W [K, N] with K chunks, rows left over, N past one column block and ragged; W [N, K]
+    // in parallel chunks and sub-chunks, rows left over, K with a tail
+    [2, 90, 50], [3, 2100, 70], [4, 300, 1030], [5, 65, 513], [6, 129, 300], [7, 33, 257], [8, 100, 770], [3, 1000, 67]];
 
   // AVX-512 three times: the Intel, the AMD and the Zen 4 blocking (micro-kernel height, B packing, K depth)
   // whatever this CPU is
