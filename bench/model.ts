@@ -1,10 +1,10 @@
 /**
- * `npm run bench -- model [--threads=N] [--seconds=S] [--only=forward,train,generate] [--sizes=30m,124m]`:
+ * `npm run bench -- model [--threads=N] [--seconds=S] [--only=forward,train,generate,batched] [--sizes=30m,124m]`:
  * lmforge against a plain PyTorch GPT-2 (bench/pytorch/model.py) with the same shapes and threads, in one run:
  * forward tokens/s (1 × 256, no grad), training step tokens/s (forward + backward + AdamW; 4 × 256 on ~30M,
- * 1 × 256 on 124M), and greedy generation with a KV cache (32-token prompt + 64 new) with the memory-bandwidth
+ * 1 × 256 on 124M), greedy generation with a KV cache (32-token prompt + 64 new) with the memory-bandwidth
  * bound (weight bytes per token / streaming read bandwidth: the best probe pass, and the probe's average over a
- * window as long as the decode).
+ * window as long as the decode), and the same for a batch of four rows (`batched`).
  */
 import os from "node:os";
 import { getBackend } from "../src/backends/index.js";
@@ -23,6 +23,7 @@ export const SIZES: Size[] = [
 ];
 const SEQ = 256;
 export const PROMPT = 32, NEW = 64;
+const BATCH_ROWS = 4;  // the batched greedy measure: four rows, as numBeams 4 or four sampled sequences decode
 
 /**
  * Read bandwidth (GB/s) of the backend's row-sum kernel over a 512 MiB array: the best of at least three passes,
@@ -45,7 +46,10 @@ function streamingBandwidth(windowSeconds = 0): number {
   return (passes * n * 4) / ((performance.now() - t0) / 1000) / 1e9;
 }
 
-/** Greedy decoding with the KV cache; returns the seconds spent in the prefill (the prompt's forward pass). */
+/**
+ * Greedy decoding with the KV cache, every row of `prompt` [rows, length] on its own argmax (a batch of rows
+ * decodes as beam search and several sampled sequences do); returns the seconds spent in the prefill.
+ */
 export function greedy(model: PreTrainedModel, prompt: Tensor): number {
   return noGrad(() => {
     const t0 = performance.now();
@@ -53,10 +57,11 @@ export function greedy(model: PreTrainedModel, prompt: Tensor): number {
     const prefill = (performance.now() - t0) / 1000;
     let cache = out.pastKeyValues as KVCache;
     for (let i = 0; i < NEW; i++) {
-      const [, t, v] = out.logits.shape as [number, number, number];
-      const last = out.logits.data.subarray((t - 1) * v, t * v) as Float32Array;
-      const next = argmax(new Tensor(last, [1, v], "f32"), -1);
-      out = model.forward({ inputIds: new Tensor(next.data, [1, 1], "i32"), pastKeyValues: cache, useCache: true });
+      const [b, t, v] = out.logits.shape as [number, number, number];
+      const last = new Float32Array(b * v);
+      for (let r = 0; r < b; r++) last.set(out.logits.data.subarray((r * t + t - 1) * v, (r * t + t) * v) as Float32Array, r * v);
+      const next = argmax(new Tensor(last, [b, v], "f32"), -1);
+      out = model.forward({ inputIds: new Tensor(next.data, [b, 1], "i32"), pastKeyValues: cache, useCache: true });
       cache = out.pastKeyValues as KVCache;
     }
     return prefill;
@@ -70,7 +75,7 @@ const TRAIN_WARMUPS = 3;
 export async function main(flags: string[]): Promise<void> {
   const threads = Number(flagValue(flags, "threads") ?? Math.min(2, os.cpus().length));
   const seconds = Number(flagValue(flags, "seconds") ?? 3);
-  const only = new Set((flagValue(flags, "only") ?? "forward,train,generate").split(","));
+  const only = new Set((flagValue(flags, "only") ?? "forward,train,generate,batched").split(","));
   const sizes = flagValue(flags, "sizes")?.split(",");
   if (isNativeAvailable()) setNumThreads(threads);
   let bandwidth = 0;
@@ -83,7 +88,8 @@ export async function main(flags: string[]): Promise<void> {
     const vocab = Number(size.config.vocab_size);
     const torchCfg = {
       ...size.config, threads, seq: SEQ, seconds,
-      forward: only.has("forward"), train_batch: only.has("train") ? size.trainBatch : 0, gen_prompt: PROMPT, gen_new: only.has("generate") ? NEW : 0,
+      forward: only.has("forward"), train_batch: only.has("train") ? size.trainBatch : 0, gen_prompt: PROMPT, gen_new: only.has("generate") || only.has("batched") ? NEW : 0,
+      gen_batches: [...(only.has("generate") ? [1] : []), ...(only.has("batched") ? [BATCH_ROWS] : [])],
     };
     const pt = runPytorch<Record<string, number>>("model.py", [JSON.stringify(torchCfg)]);
     const row = (what: string, ours: number, theirs: number | undefined, extra = ""): void => {
@@ -141,6 +147,13 @@ export async function main(flags: string[]): Promise<void> {
         `decode alone ${fmt(best.decodeRate)} tok/s = ${fmt(100 * best.decodeRate / best.bound, 0)}% of the bound ${fmt(best.bound)} tok/s measured with it; ` +
         `share of the bound over ${runs.length} paired runs: ${summary((r) => r.bound)}; ` +
         `of the same-window bound: ${summary((r) => r.windowBound)}`);
+    }
+    if (only.has("batched")) {
+      model.eval();
+      const prompt = randint(0, vocab, [BATCH_ROWS, PROMPT], g);
+      greedy(model, prompt); // warm-up
+      const t = bestTime(() => greedy(model, prompt), seconds, 2);
+      row(`greedy ${BATCH_ROWS} rows × (${PROMPT}+${NEW}), new tokens/s (all rows, prefill included)`, (BATCH_ROWS * NEW) / t, pt?.generate_batched_tokens_per_s);
     }
     lines.push(`<!-- ${size.name}: ${(params / 1e6).toFixed(1)}M parameters -->`);
   }

@@ -1,7 +1,8 @@
 """PyTorch side of bench/model.ts: a plain nanoGPT-style GPT-2 (no transformers library) with the same shapes.
 
 Prints one JSON line: forward tokens/s (batch 1 x seq, no_grad), training step tokens/s (forward + backward +
-AdamW, given batch), and greedy decoding tokens/s with a KV cache (prompt + new tokens, argmax).
+AdamW, given batch), and greedy decoding tokens/s with a KV cache (prompt + new tokens, argmax; for each batch of
+rows in gen_batches, every row on its own argmax).
 """
 import json
 import math
@@ -126,9 +127,9 @@ def main():
 
         out["train_tokens_per_s"] = cfg["train_batch"] * seq / best_time(step, secs, 2, TRAIN_WARMUPS)
 
-    if cfg.get("gen_new"):
-        model.eval()
-        prompt = torch.randint(0, cfg["vocab_size"], (1, cfg["gen_prompt"]), generator=g)
+    model.eval()
+    for rows in cfg.get("gen_batches", [1] if cfg.get("gen_new") else []):
+        prompt = torch.randint(0, cfg["vocab_size"], (rows, cfg["gen_prompt"]), generator=g)
 
         def generate():
             with torch.no_grad():
@@ -141,9 +142,12 @@ def main():
                     past += 1
 
         t = best_time(generate, secs, 2)
-        out["generate_s"] = t
-        # decode rate: the new tokens over the whole call, prefill included (as lmforge's side reports it)
-        out["generate_tokens_per_s"] = cfg["gen_new"] / t
+        if rows == 1:
+            out["generate_s"] = t
+            # decode rate: the new tokens over the whole call, prefill included (as lmforge's side reports it)
+            out["generate_tokens_per_s"] = cfg["gen_new"] / t
+        else:
+            out["generate_batched_tokens_per_s"] = rows * cfg["gen_new"] / t
 
     print(json.dumps(out))
 
