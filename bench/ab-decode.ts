@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- ab-decode --addons=A.node,B.node [--rounds=12] [--size=124m|30m] [--threads=2]`: greedy decodes
- * (the model bench's 32-token prompt + 64 new tokens) on two builds of the native kernels in one process, in turns.
+ * `npm run bench -- ab-decode --addons=A.node,B.node [--rounds=12] [--size=124m|30m] [--threads=2] [--rows=1]`: greedy
+ * decodes (the model bench's 32-token prompt + 64 new tokens, in a batch of `rows` rows) on two builds of the native kernels in one process, in turns.
  * On a shared machine the bandwidth moves more from one minute to the next than most kernel changes do, so two
  * builds are only comparable measured together; each round runs both, the first going first in even rounds and
  * second in odd ones (whichever runs second in a round tends to be faster or slower by itself). Build the older
@@ -22,6 +22,7 @@ export function main(flags: string[]): void {
   const rounds = Number(flagValue(flags, "rounds") ?? 12);
   const threads = Number(flagValue(flags, "threads") ?? 2);
   const size = SIZES[flagValue(flags, "size") === "30m" ? 0 : 1]!;
+  const rows = Number(flagValue(flags, "rows") ?? 1);
   const require = createRequire(import.meta.url);
   const backends = paths.map((p) => {
     const addon = require(path.resolve(p)) as NativeAddon;
@@ -30,11 +31,11 @@ export function main(flags: string[]): void {
   });
   const model = createModel(size.config, { seed: 0 });
   model.eval();
-  const prompt = randint(0, Number(size.config.vocab_size), [1, PROMPT], new Generator(1));
+  const prompt = randint(0, Number(size.config.vocab_size), [rows, PROMPT], new Generator(1));
   const decodeRate = (): number => {
     const t0 = performance.now();
     const prefill = greedy(model, prompt);
-    return NEW / ((performance.now() - t0) / 1000 - prefill);
+    return (rows * NEW) / ((performance.now() - t0) / 1000 - prefill);
   };
   for (const b of backends) {
     setBackend(b);
@@ -53,7 +54,7 @@ export function main(flags: string[]): void {
   }
   const median = (x: number[]): number => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)]!;
   const mean = (x: number[]): number => x.reduce((a, b) => a + b, 0) / x.length;
-  console.log(`${size.name}, ${threads} threads, ${rounds} rounds; decode steps alone, new tokens/s`);
+  console.log(`${size.name}, ${threads} threads, ${rounds} rounds, ${rows} row(s); decode steps alone, new tokens/s (all rows)`);
   for (const [i, p] of paths.entries()) console.log(`${"AB"[i]} ${p}: median ${fmt(median(rates[i as 0 | 1]))}, best ${fmt(Math.max(...rates[i as 0 | 1]))}`);
   console.log(`B / A, mean of rounds: ${fmt(mean(ratios), 3)} (A first: ${fmt(mean(ratios.filter((_, r) => r % 2 === 0)), 3)}, ` +
     `B first: ${fmt(mean(ratios.filter((_, r) => r % 2 === 1)), 3)})`);
