@@ -28,6 +28,7 @@ type Stored = Required<LayerKV>;
 export class KVCache {
   private readonly stored: (Stored | undefined)[] = [];
   readonly cross: (LayerKV | undefined)[] = [];
+  private readonly ownCross = new WeakSet<Tensor>();
 
   /** Number of cached positions (of layer 0). */
   get seqLength(): number {
@@ -101,7 +102,19 @@ export class KVCache {
         this.stored[i] = pick(s);
       }
     }
-    for (let i = 0; i < this.cross.length; i++) this.cross[i] = pick(this.cross[i]);
+    // Cross-attention keys/values come from the model's projections: copied at the first reorder, then, being
+    // the cache's own, permuted in place like the storage above.
+    for (let i = 0; i < this.cross.length; i++) {
+      const kv = this.cross[i];
+      if (kv && this.ownCross.has(kv.key) && this.ownCross.has(kv.value) && kv.key.shape[0] === idx.length) {
+        permuteBatch(kv.key, idx, kv.key.shape[2]!);
+        permuteBatch(kv.value, idx, kv.value.shape[2]!);
+      } else {
+        const copy = pick(kv);
+        if (copy && !copy.key.requiresGrad && !copy.value.requiresGrad) this.ownCross.add(copy.key).add(copy.value);
+        this.cross[i] = copy;
+      }
+    }
   }
 }
 

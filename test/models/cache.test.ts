@@ -81,6 +81,22 @@ describe("KVCache", () => {
     expect(() => cache.reorder(new Tensor(Int32Array.from([0, 1, 2, 4]), [4], "i32"))).toThrow(/KVCache.reorder: index 4 out of range for batch 4/);
   });
 
+  it("reorders cross-attention keys/values: a copy first (the model's tensors stay as they were), then in place", () => {
+    const cache = new KVCache();
+    const k = randn([3, 2, 6, 4], { generator: g }), v = randn([3, 2, 6, 4], { generator: g });
+    const kBefore = Array.from(k.data);
+    cache.setCross(0, k, v);
+    const first = new Tensor(Int32Array.from([1, 1, 0]), [3], "i32"), second = new Tensor(Int32Array.from([2, 0, 1]), [3], "i32");
+    cache.reorder(first);
+    expect(Array.from(k.data)).toEqual(kBefore);
+    const copy = cache.getCross(0)!;
+    expectEqual(copy.key, F.indexSelect(k, 0, first));
+    cache.reorder(second);
+    expect(cache.getCross(0)!.key).toBe(copy.key);
+    expectEqual(cache.getCross(0)!.key, F.indexSelect(F.indexSelect(k, 0, first), 0, second));
+    expectEqual(cache.getCross(0)!.value, F.indexSelect(F.indexSelect(v, 0, first), 0, second));
+  });
+
   it("concatenates (so backward reaches the past) while gradients are recorded", () => {
     const cache = new KVCache();
     const k1 = randn([1, 1, 2, 3], { generator: g }).requiresGrad_(), v1 = randn([1, 1, 2, 3], { generator: g });
