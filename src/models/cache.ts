@@ -28,7 +28,7 @@ type Stored = Required<LayerKV>;
 export class KVCache {
   private readonly stored: (Stored | undefined)[] = [];
   readonly cross: (LayerKV | undefined)[] = [];
-  private readonly ownCross = new WeakSet<Tensor>();
+  private readonly owned = new WeakSet<Tensor>();
 
   /** Number of cached positions (of layer 0). */
   get seqLength(): number {
@@ -72,6 +72,7 @@ export class KVCache {
     if (!store || store.key.shape[2]! < length) {
       const capacity = Math.max(length + 256, 2 * (past?.key.shape[2] ?? 0));
       store = { key: grow(past?.key, before, capacity, shape, dtype), value: grow(past?.value, before, capacity, shape, dtype), length: before };
+      this.owned.add(store.key).add(store.value);
     }
     store.length = length;
     this.stored[layer] = store;
@@ -90,31 +91,22 @@ export class KVCache {
   reorder(indices: Tensor): void {
     if (indices.dtype !== "i32") throw new TensorError("KVCache.reorder: indices must be an i32 tensor");
     const idx = indices.data as Int32Array;
-    const pick = <T extends LayerKV>(kv: T | undefined): T | undefined => kv && { ...kv, key: F.indexSelect(kv.key, 0, indices), value: F.indexSelect(kv.value, 0, indices) };
-    for (let i = 0; i < this.stored.length; i++) {
-      const s = this.stored[i];
-      // The storage is the cache's own: its filled positions are permuted in place, not the whole capacity
-      // copied into new arrays every beam step. A recorded graph, or another batch size, takes copies.
-      if (s && !s.key.requiresGrad && !s.value.requiresGrad && s.key.shape[0] === idx.length) {
-        permuteBatch(s.key, idx, s.length);
-        permuteBatch(s.value, idx, s.length);
-      } else {
-        this.stored[i] = pick(s);
+    // Tensors the cache allocated or copied itself have their filled positions permuted in place; others (the
+    // model's cross-attention projections, a recorded graph's concatenations) are copied, and the copies are its
+    // own from then on. Every beam step used to copy every layer's whole storage into new arrays.
+    const reordered = <T extends LayerKV>(kv: T | undefined, length: number): T | undefined => {
+      if (!kv) return kv;
+      if (this.owned.has(kv.key) && this.owned.has(kv.value) && kv.key.shape[0] === idx.length) {
+        permuteBatch(kv.key, idx, length);
+        permuteBatch(kv.value, idx, length);
+        return kv;
       }
-    }
-    // Cross-attention keys/values come from the model's projections: copied at the first reorder, then, being
-    // the cache's own, permuted in place like the storage above.
-    for (let i = 0; i < this.cross.length; i++) {
-      const kv = this.cross[i];
-      if (kv && this.ownCross.has(kv.key) && this.ownCross.has(kv.value) && kv.key.shape[0] === idx.length) {
-        permuteBatch(kv.key, idx, kv.key.shape[2]!);
-        permuteBatch(kv.value, idx, kv.value.shape[2]!);
-      } else {
-        const copy = pick(kv);
-        if (copy && !copy.key.requiresGrad && !copy.value.requiresGrad) this.ownCross.add(copy.key).add(copy.value);
-        this.cross[i] = copy;
-      }
-    }
+      const copy = { ...kv, key: F.indexSelect(kv.key, 0, indices), value: F.indexSelect(kv.value, 0, indices) };
+      if (!copy.key.requiresGrad && !copy.value.requiresGrad) this.owned.add(copy.key).add(copy.value);
+      return copy;
+    };
+    for (let i = 0; i < this.stored.length; i++) this.stored[i] = reordered(this.stored[i], this.stored[i]?.length ?? 0);
+    for (let i = 0; i < this.cross.length; i++) this.cross[i] = reordered(this.cross[i], this.cross[i]?.key.shape[2] ?? 0);
   }
 }
 
