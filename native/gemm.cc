@@ -1231,15 +1231,12 @@ void gemm_few(const Op& o, int nthreads) {
     return;
   }
   // W stored [k, n]: threads take contiguous blocks of its rows into private partial sums, as gemm_one does.
-#if LMF_X86
-  const auto fewKernel = current().isa == Isa::avx512 ? gemv_cols_few_avx512 : current().isa == Isa::avx2 ? gemv_cols_few_avx2 : nullptr;
-#else
-  void (*const fewKernel)(const float*, const float*, long, float*, long, long, long, long, long) = nullptr;
-#endif
   const auto cols = [&](long p0, long p1, float* y, long ldy) {
-    if (fewKernel) fewKernel(o.b, x, k, y, ldy, m, p0, p1, n);
-    else
-      for (long i = 0; i < m; i++) gemv_cols(o.b, x + i * k, y + i * ldy, p0, p1, n, false);
+#if LMF_X86
+    if (current().isa == Isa::avx512) return gemv_cols_few_avx512(o.b, x, k, y, ldy, m, p0, p1, n);
+    if (current().isa == Isa::avx2) return gemv_cols_few_avx2(o.b, x, k, y, ldy, m, p0, p1, n);
+#endif
+    for (long i = 0; i < m; i++) gemv_cols(o.b, x + i * k, y + i * ldy, p0, p1, n, false);
   };
   const long chunks = nt == 1 ? 1 : std::min<long>(2L * nt, std::max(1L, k / 64));
   if (chunks <= 1 && !o.acc) {
