@@ -316,10 +316,10 @@ function prepare(model: PreTrainedModel, tokenizer: GenerationTokenizer | null, 
     const start = o.decoderStartTokenId ?? decoderStartFromConfig(model) ?? o.bosTokenId;
     if (start === undefined) throw new GenerationError("option decoderStartTokenId: an encoder-decoder model needs decoder_start_token_id (or bos_token_id)");
     decoderRows = rows.map(() => [start]);
-    runner = new StepRunner(model, { attentionMask: expandedMask, encoderInputIds: repeat(rows), useCache });
+    runner = new StepRunner(model, { attentionMask: expandedMask, encoderInputIds: repeat(rows), useCache, copies: expand });
   } else {
     decoderRows = rows;
-    runner = new StepRunner(model, { attentionMask: expandedMask, useCache });
+    runner = new StepRunner(model, { attentionMask: expandedMask, useCache, copies: expand });
   }
   const promptLength = decoderRows[0]!.length;
   const maxLength = resolveMaxLength(o, promptLength);

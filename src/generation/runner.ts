@@ -22,6 +22,12 @@ export interface StepRunnerOptions {
   encoderInputIds?: number[][];
   /** false recomputes every row from its start at every step (slower; for comparison). */
   useCache: boolean;
+  /**
+   * Rows come in groups of this many copies of one prompt (numBeams, or numReturnSequences when sampling). With
+   * the cache, the first step then runs the model on one row of each group and copies its cache and scores to the
+   * others (transformers runs every copy).
+   */
+  copies?: number;
 }
 
 export class StepRunner {
@@ -48,28 +54,47 @@ export class StepRunner {
   next(rows: TokenRows): { scores: Float32Array; vocabSize: number } {
     const length = rows[0]!.length;
     if (this.mask) for (const m of this.mask) while (m.length < length) m.push(1);
+    const copies = this.options.copies ?? 1;
+    const once = copies > 1 && this.options.useCache && this.fed === 0 && this.inGroups(rows, copies);
+    const pick = <T>(list: readonly T[]): T[] => (once ? list.filter((_, i) => i % copies === 0) : [...list]);
     const start = this.options.useCache ? this.fed : 0;
-    const input = idsTensor(rows.map((r) => r.slice(start)));
+    const input = idsTensor(pick(rows).map((r) => r.slice(start)));
     const inputs: ModelInputs = { useCache: this.options.useCache };
     if (this.options.useCache && this.cache) inputs.pastKeyValues = this.cache;
     if (this.model.isEncoderDecoder) {
       inputs.decoderInputIds = input;
       if (this.encoderStates) inputs.encoderOutputs = this.encoderStates;
-      else inputs.inputIds = idsTensor(this.options.encoderInputIds!);
-      if (this.encoderMask) inputs.attentionMask = this.encoderMask;
+      else inputs.inputIds = idsTensor(pick(this.options.encoderInputIds!));
+      if (this.encoderMask) inputs.attentionMask = once ? idsTensor(pick(this.options.attentionMask!)) : this.encoderMask;
     } else {
       inputs.inputIds = input;
       if (this.mask) {
-        const mask = idsTensor(this.mask);
+        const mask = idsTensor(pick(this.mask));
         inputs.attentionMask = mask;
         inputs.positionIds = positionIdsFromMask(mask, length - start);
       }
     }
     const out = noGrad(() => this.model.forward(inputs));
+    // one row per group so far: every row of a group takes its cache, encoder states and scores
+    const spread = once ? new Tensor(Int32Array.from(rows, (_, i) => Math.floor(i / copies)), [rows.length], "i32") : null;
     if (this.options.useCache) this.cache = out.pastKeyValues ?? null;
-    if (out.encoderLastHiddenState) this.encoderStates = out.encoderLastHiddenState;
+    if (spread) this.cache?.reorder(spread);
+    if (out.encoderLastHiddenState) this.encoderStates = spread ? F.indexSelect(out.encoderLastHiddenState, 0, spread) : out.encoderLastHiddenState;
     this.fed = length;
-    return lastPosition(out.logits);
+    const last = lastPosition(out.logits);
+    if (!spread) return last;
+    const V = last.vocabSize, scores = new Float32Array(rows.length * V);
+    spread.data.forEach((from, i) => scores.set(last.scores.subarray(from * V, (from + 1) * V), i * V));
+    return { scores, vocabSize: V };
+  }
+
+  /** Whether the rows, their mask rows and encoder inputs repeat in groups of `copies` identical ones. */
+  private inGroups(rows: TokenRows, copies: number): boolean {
+    const lists = [rows, this.mask ?? this.options.attentionMask, this.options.encoderInputIds].filter((l) => l != null);
+    return rows.length % copies === 0 && lists.every((list) => list.every((row, i) => {
+      const head = list[i - (i % copies)]!;
+      return row.length === head.length && row.every((v, j) => v === head[j]);
+    }));
   }
 
   /** Beam search: row i continues what row indices[i] was (the cache, and the mask rows, follow). */

@@ -69,6 +69,24 @@ describe("sampling", () => {
   });
 });
 
+describe("several rows per prompt (numBeams, numReturnSequences)", () => {
+  it("runs each prompt once in the first step, then every row one token a step, with the ids of running every copy", async () => {
+    const prompts = [[8, 146, 260, 295, 127], [73, 251, 179, 8, 146]];
+    for (const options of [{ numBeams: 3 }, { doSample: true, numReturnSequences: 3, seed: 4 }]) {
+      const cached = await generate(gpt2, null, prompts, { ...options, maxNewTokens: 5 });
+      const uncached = await generate(gpt2, null, prompts, { ...options, maxNewTokens: 5, useCache: false });
+      expect(cached.ids).toEqual(uncached.ids);
+    }
+    const model = scripted(10, 3, [4, 5, 6], 9);
+    await generate(model, null, [[1, 2, 3], [3, 2, 1]], { maxNewTokens: 2, numBeams: 2 });
+    expect(model.calls).toEqual([{ rows: 2, tokens: 3 }, { rows: 4, tokens: 1 }]);
+    // a left-padded batch: each prompt's mask row goes with it
+    const padded = { maxNewTokens: 4, numBeams: 2, padTokenId: 0, attentionMask: [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]] };
+    const left = [[8, 146, 260, 295, 127], [0, 0, 73, 251, 179]];
+    expect((await generate(gpt2, null, left, padded)).ids).toEqual((await generate(gpt2, null, left, { ...padded, useCache: false })).ids);
+  });
+});
+
 describe("greedy decoding", () => {
   it("gives the same ids with and without the KV cache, and feeds one token per step with it", async () => {
     const prompt = [[8, 146, 260, 295, 127], [0, 0, 73, 251, 179]];
