@@ -1196,7 +1196,9 @@ long gemv_rows_grain(long k) { return std::max(16L, 16384L / std::max(k, 1L)); }
 
 // Products of a few rows (beam search, batched decoding): W = op(B) is streamed once, as by the one-row
 // product, instead of being packed (which reads it, writes it and reads it again) for a micro-kernel that would
-// work on a 2-8 row sliver. Rows of op(A) are copied together first when A is transposed.
+// work on a 2-8 row sliver (Zen 3, 2 threads, GPT-2 124M decode steps of 2 / 4 / 8 rows: 1.91 / 1.58 / 1.37×).
+// Where W stays in cache across calls the packed path is faster from about 5 rows (8×768×3072 in L3: 0.49×), but
+// a decode step reads every weight from memory. Rows of op(A) are copied together first when A is transposed.
 constexpr long kFewRows = 8;
 void gemm_few(const Op& o, int nthreads) {
   const long m = o.m, n = o.n, k = o.k;
