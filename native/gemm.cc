@@ -1194,6 +1194,19 @@ RowsKernel rows_kernel() {
 // Rows per parallel chunk of a one-row product with rows of length k: about 64 KiB of W.
 long gemv_rows_grain(long k) { return std::max(16L, 16384L / std::max(k, 1L)); }
 
+// Chunks of W's k rows for the column-stream products (each thread's partial sums its own): two a thread, of at
+// least 64 rows.
+long cols_chunks(long k, int nt) { return nt == 1 ? 1 : std::min<long>(2L * nt, std::max(1L, k / 64)); }
+
+// c (+)= the sum of the chunks' partial results, n floats each (part(i): chunk i's).
+template <class Part>
+void sum_parts(float* c, long n, long chunks, bool acc, const Part& part) {
+  for (long i = 0; i < chunks; i++) {
+    if (i == 0 && !acc) std::memcpy(c, part(0), sizeof(float) * n);
+    else add_into(c, part(i), n);
+  }
+}
+
 // Products of a few rows (beam search, batched decoding): W = op(B) is streamed once, as by the one-row
 // product, instead of being packed (which reads it, writes it and reads it again) for a micro-kernel that would
 // work on a 2-8 row sliver (Zen 3, 2 threads, GPT-2 124M decode steps of 2 / 4 / 8 rows: 1.91 / 1.58 / 1.37×).
@@ -1240,7 +1253,7 @@ void gemm_few(const Op& o, int nthreads) {
 #endif
     for (long i = 0; i < m; i++) gemv_cols(o.b, x + i * k, y + i * ldy, p0, p1, n, false);
   };
-  const long chunks = nt == 1 ? 1 : std::min<long>(2L * nt, std::max(1L, k / 64));
+  const long chunks = cols_chunks(k, nt);
   if (chunks <= 1 && !o.acc) {
     cols(0, k, o.c, n);
     return;
@@ -1250,10 +1263,7 @@ void gemm_few(const Op& o, int nthreads) {
   pool_run(chunks > 1 ? nt : 1, [&] {
     for (long c; (c = next.fetch_add(1)) < chunks;) cols(k * c / chunks, k * (c + 1) / chunks, parts.data() + c * m * n, n);
   });
-  for (long c = 0; c < chunks; c++) {
-    if (c == 0 && !o.acc) std::memcpy(o.c, parts.data(), sizeof(float) * m * n);
-    else add_into(o.c, parts.data() + c * m * n, m * n);
-  }
+  sum_parts(o.c, m * n, chunks, o.acc, [&](long c) { return parts.data() + c * m * n; });
 }
 
 // Tiny products: packing would cost more than the arithmetic.
@@ -1296,7 +1306,7 @@ void gemm_one(const Op& o, int nthreads) {
 #else
     const auto colsKernel = gemv_cols;
 #endif
-    const long chunks = nt == 1 ? 1 : std::min<long>(2L * nt, std::max(1L, o.k / 64));
+    const long chunks = cols_chunks(o.k, nt);
     if (chunks <= 1) {
       colsKernel(w, x, o.c, 0, o.k, outs, o.acc);
       return;
@@ -1314,10 +1324,7 @@ void gemm_one(const Op& o, int nthreads) {
     pool_run(nt, [&] {
       for (long c; (c = next.fetch_add(1)) < chunks;) colsKernel(w, x, part(c), o.k * c / chunks, o.k * (c + 1) / chunks, outs, false);
     });
-    for (long c = 0; c < chunks; c++) {
-      if (c == 0 && !o.acc) std::memcpy(o.c, part(0), sizeof(float) * outs);
-      else add_into(o.c, part(c), outs);
-    }
+    sum_parts(o.c, outs, chunks, o.acc, part);
     return;
   }
   if (o.m <= kFewRows) {
