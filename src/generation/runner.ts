@@ -56,7 +56,7 @@ export class StepRunner {
     if (this.mask) for (const m of this.mask) while (m.length < length) m.push(1);
     const copies = this.options.copies ?? 1;
     const once = copies > 1 && this.options.useCache && this.fed === 0 && this.inGroups(rows, copies);
-    const pick = <T>(list: readonly T[]): T[] => (once ? list.filter((_, i) => i % copies === 0) : [...list]);
+    const pick = <T>(list: readonly T[]): readonly T[] => (once ? list.filter((_, i) => i % copies === 0) : list);
     const start = this.options.useCache ? this.fed : 0;
     const input = idsTensor(pick(rows).map((r) => r.slice(start)));
     const inputs: ModelInputs = { useCache: this.options.useCache };
