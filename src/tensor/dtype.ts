@@ -22,7 +22,28 @@ export function bytesPerElement(dtype: DType): number {
   }
 }
 
+// Buffers allocated while a backward pass records them (see recordAllocations).
+let recorded: WeakSet<ArrayBufferLike> | null = null;
+
+/**
+ * Until the returned function is called, every buffer that allocate / allocateUninitialized make goes into `into`
+ * (the backward pass uses it to know which gradient arrays no one else can hold). Calls nest.
+ */
+export function recordAllocations(into: WeakSet<ArrayBufferLike>): () => void {
+  const prev = recorded;
+  recorded = into;
+  return () => {
+    recorded = prev;
+  };
+}
+
 export function allocate(dtype: DType, size: number): StorageArray {
+  const a = zeroed(dtype, size);
+  recorded?.add(a.buffer);
+  return a;
+}
+
+function zeroed(dtype: DType, size: number): StorageArray {
   switch (dtype) {
     case "f32":
       return new Float32Array(size);
@@ -46,7 +67,8 @@ const UNINITIALIZED_MIN_BYTES = 1 << 16;
 export function allocateUninitialized(dtype: DType, size: number): StorageArray {
   const bytes = size * bytesPerElement(dtype);
   if (bytes < UNINITIALIZED_MIN_BYTES) return allocate(dtype, size);
-  const { buffer, byteOffset } = Buffer.allocUnsafeSlow(bytes);
+  const { buffer, byteOffset } = Buffer.allocUnsafeSlow(bytes);  // a buffer of its own (not Buffer's pool)
+  recorded?.add(buffer);
   switch (dtype) {
     case "f32":
       return new Float32Array(buffer, byteOffset, size);

@@ -1,6 +1,6 @@
 import { TensorError } from "../errors.js";
 import { getBackend } from "../backends/index.js";
-import { allocate, allocateUninitialized, convert, isFloat, type DType, type FloatArray, type StorageArray } from "./dtype.js";
+import { allocate, allocateUninitialized, convert, isFloat, recordAllocations, type DType, type FloatArray, type StorageArray } from "./dtype.js";
 import { numel, shapesEqual, type Shape } from "./shape.js";
 import { Generator, getDefaultGenerator } from "../utils/rng.js";
 
@@ -190,8 +190,20 @@ function runBackward(root: Tensor, seed: Tensor, retainGraph: boolean): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
   grads.set(root, seed);
+  // A leaf may keep the gradient array it is handed only if no one else can hold it: backward functions pass
+  // the same array (or views of it) to several inputs, and the seed and forward tensors belong to others. So the
+  // pass records the buffers allocated during it and counts how often each is handed on; the rest are copied.
+  // (Copying every weight gradient and faulting in the copies' pages: Zen 3, steps with and without the copies in
+  // turns in one process, medians GPT-2-124M 1×256 140.0 -> 149.5 tokens/s, ~30M 4×256 611.7 -> 623.6.)
+  const born = new WeakSet<ArrayBufferLike>();
+  const handed = new Map<ArrayBufferLike, number>();
+  const hand = (g: Tensor): Tensor => {
+    handed.set(g.data.buffer, (handed.get(g.data.buffer) ?? 0) + 1);
+    return g;
+  };
   const prev = gradEnabled;
   gradEnabled = false;
+  const stopRecording = recordAllocations(born);
   try {
     for (const t of order) {
       const g = grads.get(t);
@@ -199,8 +211,7 @@ function runBackward(root: Tensor, seed: Tensor, retainGraph: boolean): void {
       grads.delete(t);
       const fn = t.gradFn;
       if (fn === null) {
-        // A leaf gets its own copy: backward passes may hand the same tensor to several inputs.
-        if (t.requiresGrad) t.grad = t.grad === null ? new Tensor(copyOf(g), g.shape, g.dtype) : accumulate(t.grad, g);
+        if (t.requiresGrad) t.grad = t.grad === null ? new Tensor(owned(g, born, handed) ? g.data : copyOf(g), g.shape, g.dtype) : accumulate(t.grad, g);
         continue;
       }
       const inputGrads = fn.backward(g);
@@ -210,13 +221,21 @@ function runBackward(root: Tensor, seed: Tensor, retainGraph: boolean): void {
         if (!shapesEqual(ig.shape, input.shape)) {
           throw new TensorError(`internal: ${fn.name} backward produced gradient [${ig.shape.join(", ")}] for input [${input.shape.join(", ")}]`);
         }
-        grads.set(input, accumulate(grads.get(input), ig));
+        const sum = accumulate(grads.get(input), hand(ig));
+        grads.set(input, sum === ig ? ig : hand(sum));
       });
       if (!retainGraph) t.gradFn = null;
     }
   } finally {
+    stopRecording();
     gradEnabled = prev;
   }
+}
+
+/** Whether g's array is a whole buffer allocated in this backward pass and handed to one input only. */
+function owned(g: Tensor, born: WeakSet<ArrayBufferLike>, handed: Map<ArrayBufferLike, number>): boolean {
+  const { buffer, byteOffset, byteLength } = g.data;
+  return born.has(buffer) && handed.get(buffer) === 1 && byteOffset === 0 && byteLength === buffer.byteLength;
 }
 
 /** Makes an op's output, recording it on the tape when grad is enabled and an input requires grad. */

@@ -223,6 +223,29 @@ describe("autograd", () => {
     a.grad!.data[0] = 100;
     expect(b.grad!.toArray()).toEqual([1, 1]);
   });
+  it("a leaf keeps no array that the seed, another leaf or a view shares", () => {
+    // 300×300 floats: large enough for uninitialized storage, the path whose arrays a leaf may keep
+    const g = new Generator(5);
+    const x = T.randn([300, 300], { generator: g, requiresGrad: true });
+    const seed = T.randn([90000], { generator: g });
+    const seedValues = flat(seed);
+    T.reshape(x, [90000]).backward(seed);
+    x.grad!.data.fill(7);
+    expect(flat(seed)).toEqual(seedValues);
+    // concat's backward hands each input a part of one gradient; reshape hands on its input's whole array
+    const a = T.randn([300, 300], { generator: g, requiresGrad: true }), b = T.randn([300, 300], { generator: g, requiresGrad: true });
+    const c = T.concat([a, b], 0).mul(2);
+    c.add(T.reshape(c, [600, 300])).sum().backward();
+    a.grad!.data.fill(-1);
+    expect(flat(b.grad!).every((v) => v === 4)).toBe(true);
+    // a weight gradient made by the backward pass is kept; its values are still its own after the next pass
+    const w = T.randn([300, 300], { generator: g, requiresGrad: true });
+    T.matmul(T.ones([2, 300]), w).sum().backward();
+    const kept = w.grad!;
+    T.matmul(T.ones([2, 300]), w).mul(3).sum().backward();
+    expect(flat(kept).every((v) => v === 2)).toBe(true);
+    expect(flat(w.grad!).every((v) => v === 8)).toBe(true);
+  });
   it("noGrad and detach stop recording", () => {
     const x = tensor([1, 2], { requiresGrad: true });
     const y = noGrad(() => x.mul(2));
