@@ -358,6 +358,20 @@ napi_value DropoutMask(napi_env env, napi_callback_info info) {
   });
 }
 
+// dropoutBits(state: Uint32Array(4), p, out: Uint32Array, n): bit i of out set when draw i is kept (see kernels.h)
+napi_value DropoutBits(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& a) {
+    size_t ns, no;
+    uint32_t* state = a.u32(0, &ns);
+    need(ns == 4, "dropoutBits: state must hold 4 integers");
+    uint32_t* out = a.u32(2, &no);
+    const double n = a.num(3);
+    need(n >= 0 && n <= (double)no * 32, "dropoutBits: n exceeds the bits of out");
+    dropout_bits(state, a.num(1), out, (size_t)n);
+    return undefinedValue(env);
+  });
+}
+
 // attention(q, k, v, mask|null, maskStrides: Float64Array(4)|null, out, B, H, Hkv, T, S, D, scale, softcap, capacity):
 // k/v are [B, Hkv, capacity, D], of which the first S positions are read
 // An optional additive attention mask (argument i, or null) read through four strides (argument i + 1) over
@@ -389,6 +403,67 @@ napi_value Attention(napi_env env, napi_callback_info info) {
     long ms[4];
     const float* mask = maskArg(a, 3, {B, H, T, S}, ms, "attention");
     if (B * H * T > 0) attention(q, k, v, mask, mask ? ms : nullptr, out, B, H, Hkv, T, S, cap, D, (float)a.num(12), (float)a.num(13));
+    return undefinedValue(env);
+  });
+}
+
+// Training attention's shared arguments: q, k, v, mask|null, maskStrides|null, keep: Uint32Array|null, dropScale at
+// 0..6, then B, H, Hkv, T, S, D, scale, softcap from argument `dims` on. Checks every length against the shape.
+struct AttentionTrainArgs {
+  AttentionTrain a;
+  long ms[4];
+  size_t rows;  // B·H·T
+  AttentionTrainArgs(const Args& x, size_t dims, const char* what) {
+    const std::string w = what;
+    size_t nq, nk, nv;
+    long B = x.integer(dims), H = x.integer(dims + 1), Hkv = x.integer(dims + 2), T = x.integer(dims + 3), S = x.integer(dims + 4), D = x.integer(dims + 5);
+    need(B >= 0 && T >= 0 && S >= 0 && D >= 0 && Hkv > 0 && H % Hkv == 0, w + ": heads must be a multiple of kv heads");
+    const float* q = x.f32(0, &nq);
+    const float* k = x.f32(1, &nk);
+    const float* v = x.f32(2, &nv);
+    need((double)B * H * T * D == (double)nq && (double)B * Hkv * S * D == (double)nk && nv == nk, w + ": q, k, v lengths do not match the shape");
+    const float* mask = maskArg(x, 3, {B, H, T, S}, ms, w);
+    const uint32_t* keep = nullptr;
+    if (!x.isNull(5)) {
+      size_t nkeep;
+      keep = x.u32(5, &nkeep);
+      need((double)nkeep * 32 >= (double)B * H * T * S, w + ": keep bits shorter than the scores");
+    }
+    a = AttentionTrain{q, k, v, mask, mask ? ms : nullptr, keep, B, H, Hkv, T, S, D, (float)x.num(dims + 6), (float)x.num(dims + 7), (float)x.num(6)};
+    rows = (size_t)(B * H * T);
+  }
+};
+
+// attentionTrainForward(q, k, v, mask, maskStrides, keep, dropScale, out, stats, B, H, Hkv, T, S, D, scale, softcap)
+napi_value AttentionTrainForward(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& x) {
+    AttentionTrainArgs t(x, 9, "attentionForward");
+    size_t no, nl;
+    float* out = x.f32(7, &no);
+    float* stats = x.f32(8, &nl);
+    need(no == t.rows * (size_t)t.a.D && nl == 2 * t.rows, "attentionForward: out or stats length does not match the shape");
+    if (t.rows > 0) attention_train_forward(t.a, out, stats);
+    return undefinedValue(env);
+  });
+}
+
+// attentionTrainBackward(q, k, v, mask, maskStrides, keep, dropScale, out, stats, gOut, dq, dk, dv, B, H, Hkv, T, S, D,
+// scale, softcap)
+napi_value AttentionTrainBackward(napi_env env, napi_callback_info info) {
+  return wrap(env, info, [&](Args& x) {
+    AttentionTrainArgs t(x, 13, "attentionBackward");
+    size_t no, nl, ng, ndq, ndk, ndv;
+    const float* out = x.f32(7, &no);
+    const float* stats = x.f32(8, &nl);
+    const float* gOut = x.f32(9, &ng);
+    float* dq = x.f32(10, &ndq);
+    float* dk = x.f32(11, &ndk);
+    float* dv = x.f32(12, &ndv);
+    const size_t nkv = (size_t)(t.a.B * t.a.Hkv * t.a.S * t.a.D);
+    need(no == t.rows * (size_t)t.a.D && nl == 2 * t.rows && ng == no && ndq == no && ndk == nkv && ndv == nkv,
+         "attentionBackward: out, stats, gradient or result lengths do not match the shape");
+    if (t.rows > 0) attention_train_backward(t.a, out, stats, gOut, dq, dk, dv);
+    else std::fill(dk, dk + nkv, 0.0f), std::fill(dv, dv + nkv, 0.0f);
     return undefinedValue(env);
   });
 }
@@ -537,8 +612,8 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_callback cb;
   } fns[] = {{"gemm", Gemm}, {"unary", Unary}, {"unaryBackward", UnaryBackward}, {"powScalar", PowScalar}, {"affine", Affine},
              {"binary", Binary}, {"sumAxis", SumAxis}, {"maxAxis", MaxAxis}, {"softmax", Softmax}, {"softmaxBackward", SoftmaxBackward},
-             {"norm", Norm}, {"normBackward", NormBackward}, {"permute", Permute}, {"embedding", Embedding}, {"adamw", AdamW}, {"dropoutMask", DropoutMask},
-             {"attention", Attention}, {"preNormBlock", PreNormBlockStep}, {"llamaBlock", LlamaBlockStep}, {"setNumThreads", SetThreads}, {"info", Info}, {"setIsa", SetIsa}, {"measurePeak", MeasurePeak}};
+             {"norm", Norm}, {"normBackward", NormBackward}, {"permute", Permute}, {"embedding", Embedding}, {"adamw", AdamW}, {"dropoutMask", DropoutMask}, {"dropoutBits", DropoutBits},
+             {"attention", Attention}, {"attentionTrainForward", AttentionTrainForward}, {"attentionTrainBackward", AttentionTrainBackward}, {"preNormBlock", PreNormBlockStep}, {"llamaBlock", LlamaBlockStep}, {"setNumThreads", SetThreads}, {"info", Info}, {"setIsa", SetIsa}, {"measurePeak", MeasurePeak}};
   for (const Fn& f : fns) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);

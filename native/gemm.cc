@@ -1462,6 +1462,10 @@ void gemm_set_isa(Isa isa, Tuning tuning) {
   current() = kernel_for((int)isa > (int)best ? best : isa, tuning);
 }
 
+void gemm_serial(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate) {
+  gemm_one(Op{a, b, c, m, n, k, transA, transB, accumulate}, 1);
+}
+
 void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate,
           const double* aOff, const double* bOff, const double* cOff, long batches) {
   const int nthreads = pool_threads();

@@ -35,6 +35,12 @@ double measure_peak_gflops(double seconds, double window = 0);
 void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate,
           const double* aOff, const double* bOff, const double* cOff, long batches);
 
+/**
+ * One product C = op(A)·op(B) (+ C) on the calling thread only, for kernels that already run inside a pool
+ * task (the blocks of fused training attention).
+ */
+void gemm_serial(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate);
+
 /** One product of gemv_rows_many: y (+)= x · Wᵀ for W [rows, k] (nn.Linear's layout); accumulate adds to y. */
 struct GemvRows {
   const float* w;

@@ -562,19 +562,39 @@ void embedding(const float* table, const int32_t* ids, float* out, size_t count,
   });
 }
 
-void dropout_mask(uint32_t* state, double p, float scale, float* out, size_t n) {
-  uint32_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
-  const auto rotl = [](uint32_t x, int k) { return (x << k) | (x >> (32 - k)); };
-  const auto next = [&] {
+namespace {
+// lmforge's Generator (xoshiro128**): random() takes two 32-bit draws to 53 bits.
+struct Xoshiro128 {
+  uint32_t s0, s1, s2, s3;
+  explicit Xoshiro128(const uint32_t* st) : s0(st[0]), s1(st[1]), s2(st[2]), s3(st[3]) {}
+  static uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+  uint32_t next() {
     const uint32_t result = rotl(s1 * 5, 7) * 9, t = s1 << 9;
     s2 ^= s0, s3 ^= s1, s1 ^= s2, s0 ^= s3, s2 ^= t, s3 = rotl(s3, 11);
     return result;
-  };
-  for (size_t i = 0; i < n; i++) {
-    const uint32_t a = next() >> 5, b = next() >> 6;
-    out[i] = (a * 67108864.0 + b) / 9007199254740992.0 >= p ? scale : 0.0f;
   }
-  state[0] = s0, state[1] = s1, state[2] = s2, state[3] = s3;
+  double random() {
+    const uint32_t a = next() >> 5, b = next() >> 6;
+    return (a * 67108864.0 + b) / 9007199254740992.0;
+  }
+  void save(uint32_t* st) const { st[0] = s0, st[1] = s1, st[2] = s2, st[3] = s3; }
+};
+}  // namespace
+
+void dropout_mask(uint32_t* state, double p, float scale, float* out, size_t n) {
+  Xoshiro128 g(state);
+  for (size_t i = 0; i < n; i++) out[i] = g.random() >= p ? scale : 0.0f;
+  g.save(state);
+}
+
+void dropout_bits(uint32_t* state, double p, uint32_t* out, size_t n) {
+  Xoshiro128 g(state);
+  for (size_t w = 0; w < (n + 31) / 32; w++) {
+    uint32_t word = 0;
+    for (size_t b = 0; b < 32 && w * 32 + b < n; b++) word |= (uint32_t)(g.random() >= p) << b;
+    out[w] = word;
+  }
+  g.save(state);
 }
 
 void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2, double eps, double wd, double step) {

@@ -28,6 +28,8 @@ void embedding(const float* table, const int32_t* ids, float* out, size_t count,
  * lmforge's Generator.random() does (xoshiro128**, two 32-bit draws to 53 bits) from state[4], advanced in place.
  */
 void dropout_mask(uint32_t* state, double p, float scale, float* out, size_t n);
+/** The same draws as dropout_mask, as bits: bit i (LSB first in each word) is set when the i-th u ≥ p. */
+void dropout_bits(uint32_t* state, double p, uint32_t* out, size_t n);
 void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2, double eps, double wd, double step);
 /**
  * Fused scaled-dot-product attention with online softmax: q/out [B,H,T,D], k/v [B,Hkv,cap,D] of which the first
@@ -36,6 +38,24 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
  */
 void attention(const float* q, const float* k, const float* v, const float* mask, const long* maskStrides, float* out,
                long B, long H, long Hkv, long T, long S, long cap, long D, float scale, float softcap);
+
+/**
+ * Scaled-dot-product attention with a gradient (training): q [B,H,T,D], k/v [B,Hkv,S,D] (query head h reads kv head
+ * h / (H / Hkv)), scores q·kᵀ·scale, soft-capped when softcap > 0, plus the additive mask read through strides
+ * (b, h, t, s) (nullptr = none); dropout on the probabilities keeps element i of [B,H,T,S] when bit i of keep is
+ * set (scaled by dropScale), keep nullptr = no dropout.
+ */
+struct AttentionTrain {
+  const float *q, *k, *v, *mask;
+  const long* maskStrides;
+  const uint32_t* keep;
+  long B, H, Hkv, T, S, D;
+  float scale, softcap, dropScale;
+};
+/** out [B,H,T,D] and each query row's softmax max and 1 / sum, stats [B,H,T,2], which the backward reads. */
+void attention_train_forward(const AttentionTrain& a, float* out, float* stats);
+/** dq [B,H,T,D], dk/dv [B,Hkv,S,D] (overwritten) from the upstream gradient gOut and the forward's out and stats. */
+void attention_train_backward(const AttentionTrain& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv);
 
 /**
  * A pre-norm transformer block in GPT-2's shape, for inference: x += proj(attention(ln_1(x))) with one fused

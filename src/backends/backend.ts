@@ -55,6 +55,16 @@ export interface Backend {
    * mask is drawn in TypeScript, with the same bits.
    */
   dropoutMask?(state: Uint32Array, p: number, scale: number, out: FloatArray): void;
+  /** Optional: the draws of dropoutMask as bits (bit i, LSB first in each word, set when draw i is kept), n draws. */
+  dropoutBits?(state: Uint32Array, p: number, out: Uint32Array, n: number): void;
+  /**
+   * Optional fused attention with a gradient (training), q [B, H, T, D] and k/v [B, Hkv, S, D] (see AttentionInputs):
+   * writes out [B, H, T, D] and each query row's softmax max and 1 / sum, stats [B, H, T, 2], for the backward.
+   */
+  attentionForward?(inputs: AttentionInputs, shape: AttentionShape, out: Float32Array, stats: Float32Array): void;
+  /** Backward of attentionForward: dq [B, H, T, D], dk/dv [B, Hkv, S, D] (overwritten) from gOut and the forward's out and stats. */
+  attentionBackward?(inputs: AttentionInputs, shape: AttentionShape, out: Float32Array, stats: Float32Array, gOut: Float32Array,
+    dq: Float32Array, dk: Float32Array, dv: Float32Array): void;
   /**
    * Optional fused attention for inference (no gradient): out = softmax(q·kᵀ·scale + mask)·v per head, with
    * q/out [B, H, T, D] and k/v [B, Hkv, S, D] (query head h reads kv head floor(h / (H / Hkv))). The additive mask is
@@ -82,6 +92,20 @@ export interface Backend {
    */
   llamaBlock?(weights: LlamaBlockWeights, x: FloatArray, keyCache: FloatArray, valueCache: FloatArray, cos: FloatArray, sin: FloatArray,
     mask: FloatArray | null, maskStrides: readonly number[] | null, shape: LlamaBlockShape): void;
+}
+
+/**
+ * Training attention's operands: scores q·kᵀ·scale (soft-capped when softcap > 0) plus the additive mask read through
+ * strides over [B, H, T, S] (0 = broadcast); query head h reads kv head floor(h / (H / Hkv)). Dropout on the
+ * probabilities keeps element i of [B, H, T, S] (row-major) when bit i of `keep` is set, scaled by dropScale.
+ */
+export interface AttentionInputs {
+  q: Float32Array; k: Float32Array; v: Float32Array; mask: Float32Array | null; maskStrides: readonly number[] | null; keep: Uint32Array | null;
+}
+
+export interface AttentionShape {
+  batch: number; heads: number; kvHeads: number; queryLength: number; keyLength: number; headDim: number;
+  scale: number; softcap: number; dropScale: number;
 }
 
 /** A GPT-2-shaped block's parameters; linear weights are stored [in, out] (GPT-2's Conv1D). */

@@ -2,7 +2,7 @@ import type { Backend } from "./backend.js";
 import { jsBackend } from "./js/index.js";
 import { selectBackend } from "./select.js";
 
-export type { Backend, BinaryOp, LlamaBlockShape, LlamaBlockWeights, PreNormBlockShape, PreNormBlockWeights, UnaryOp } from "./backend.js";
+export type { AttentionInputs, AttentionShape, Backend, BinaryOp, LlamaBlockShape, LlamaBlockWeights, PreNormBlockShape, PreNormBlockWeights, UnaryOp } from "./backend.js";
 export { jsBackend };
 export { BackendError, isNativeAvailable, measurePeakGflops, nativeBackend, nativeInfo, setNumThreads, type NativeInfo } from "./native/index.js";
 export { selectBackend } from "./select.js";

@@ -26,14 +26,14 @@ export interface AttentionOptions {
 
 /**
  * softmax(q·kᵀ·scale + mask) · v for q [B, H, T, D] and k, v [B, Hkv, S, D]; key/value heads are repeated
- * for grouped-query attention. Inference (no gradient, no dropout) runs the backend's fused kernel when it has one.
+ * for grouped-query attention. Runs the backend's fused kernel when it has one (for inference, and with a
+ * gradient and dropout for training); otherwise the composed ops below, which draw dropout the same way.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const headDim = q.shape[q.ndim - 1]!;
-  if (!(options.dropout && options.training)) {
-    const fused = F.fusedAttention(q, k, v, options.mask ?? null, options.scale ?? 1 / Math.sqrt(headDim), options.softcap ?? 0, options.kvLength);
-    if (fused) return fused;
-  }
+  const dropout = options.dropout && options.training ? options.dropout : 0;
+  const fused = F.fusedAttention(q, k, v, options.mask ?? null, options.scale ?? 1 / Math.sqrt(headDim), options.softcap ?? 0, options.kvLength, dropout);
+  if (fused) return fused;
   if (options.kvLength !== undefined && options.kvLength !== k.shape[2]) {
     k = F.narrow(k, 2, 0, options.kvLength);
     v = F.narrow(v, 2, 0, options.kvLength);
@@ -44,6 +44,6 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   if (options.softcap) scores = F.affine(F.tanh(F.affine(scores, 1 / options.softcap)), options.softcap);
   if (options.mask) scores = F.add(scores, options.mask);
   let probs = F.softmax(scores, -1);
-  if (options.dropout && options.training) probs = F.dropout(probs, options.dropout, true);
+  if (dropout) probs = F.dropout(probs, dropout, true);
   return F.matmul(probs, values);
 }

@@ -1,5 +1,5 @@
 import { TensorError } from "../errors.js";
-import { getBackend, type BinaryOp, type UnaryOp } from "../backends/index.js";
+import { getBackend, type AttentionInputs, type AttentionShape, type BinaryOp, type UnaryOp } from "../backends/index.js";
 import { allocate, allocateUninitialized, convert, isFloat, type DType, type FloatArray, type StorageArray } from "./dtype.js";
 import { broadcastShapes, broadcastStrides, normalizeDim, normalizeDims, numel, shapesEqual, stridesOf, type Shape } from "./shape.js";
 import { Tensor, result, full, isGradEnabled } from "./tensor.js";
@@ -700,23 +700,49 @@ function biasedMatmul(x: Tensor, weight: Tensor, bias: Tensor | null, transposed
 }
 
 /**
- * softmax(q·kᵀ·scale + mask)·v as one backend kernel (inference only), for q [B, H, T, D] and k, v [B, Hkv, S, D];
- * softcap > 0 caps the scores as cap · tanh(scores / cap) before the mask. Returns null when the backend has no
- * fused kernel, a gradient would be needed, or the inputs are not f32: callers then use the composed ops.
+ * softmax(q·kᵀ·scale + mask)·v as one backend kernel, for q [B, H, T, D] and k, v [B, Hkv, S, D]; softcap > 0 caps
+ * the scores as cap · tanh(scores / cap) before the mask, and dropout > 0 drops probabilities (drawn from
+ * `generator` in the order dropout(softmax(...)) draws them). With a gradient to record it runs the backend's
+ * training kernel, which keeps only the output and each row's softmax statistics and recomputes the rest in backward.
+ * Returns null when the backend has no such kernel, the inputs are not f32, the mask needs a gradient, or a
+ * gradient flows through a KV cache's storage (kvLength short of its capacity): callers then use the composed ops.
  */
-export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, scale: number, softcap = 0, kvLength?: number): Tensor | null {
+export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, scale: number, softcap = 0, kvLength?: number,
+  dropout = 0, generator?: Generator): Tensor | null {
   const be = getBackend();
-  if (!be.attention || (isGradEnabled() && [q, k, v, mask].some((t) => t?.requiresGrad))) return null;
   if ([q, k, v, mask].some((t) => t && t.dtype !== "f32") || q.ndim !== 4 || k.ndim !== 4 || (mask && mask.ndim > 4)) return null;
   const [b, h, t, d] = q.shape as [number, number, number, number];
   const [kb, hkv, capacity, kd] = k.shape as [number, number, number, number];
   if (kb !== b || kd !== d || hkv === 0 || h % hkv !== 0 || !shapesEqual(v.shape, k.shape)) return null;
   const s = kvLength ?? capacity;
   if (!Number.isInteger(s) || s < 0 || s > capacity) throw new TensorError(`attention: kvLength ${s} must be an integer in [0, ${capacity}]`);
+  if (dropout < 0 || dropout > 1) throw new TensorError(`attention: dropout must be in [0, 1], got ${dropout}`);
+  const needsGrad = isGradEnabled() && [q, k, v, mask].some((x) => x?.requiresGrad);
   const maskStrides = mask ? attentionMaskStrides(mask, [b, h, t, s]) : null;
-  const out = new Float32Array(q.size);
-  be.attention(q.floatData, k.floatData, v.floatData, mask ? mask.floatData : null, maskStrides, out, b, h, hkv, t, s, d, scale, softcap, capacity);
-  return new Tensor(out, q.shape, "f32");
+  if (!needsGrad && dropout === 0) {
+    if (!be.attention) return null;
+    const out = new Float32Array(q.size);
+    be.attention(q.floatData, k.floatData, v.floatData, mask ? mask.floatData : null, maskStrides, out, b, h, hkv, t, s, d, scale, softcap, capacity);
+    return new Tensor(out, q.shape, "f32");
+  }
+  if (!be.attentionForward || !be.attentionBackward || (needsGrad && mask?.requiresGrad) || s !== capacity) return null;
+  const inputs: AttentionInputs = {
+    q: q.floatData as Float32Array, k: k.floatData as Float32Array, v: v.floatData as Float32Array,
+    mask: mask ? (mask.floatData as Float32Array) : null, maskStrides, keep: dropout > 0 ? keepBits(generator ?? getDefaultGenerator(), dropout, b * h * t * s) : null,
+  };
+  const shape: AttentionShape = {
+    batch: b, heads: h, kvHeads: hkv, queryLength: t, keyLength: s, headDim: d, scale, softcap, dropScale: dropout === 1 ? 0 : 1 / (1 - dropout),
+  };
+  const out = allocateUninitialized("f32", q.size) as Float32Array;
+  const stats = new Float32Array(2 * b * h * t);
+  be.attentionForward(inputs, shape, out, stats);
+  const backward = be.attentionBackward.bind(be);
+  return result(out, q.shape, "f32", [q, k, v], "scaledDotProductAttention", (g) => {
+    const dq = allocateUninitialized("f32", q.size) as Float32Array;
+    const dk = allocateUninitialized("f32", k.size) as Float32Array, dv = allocateUninitialized("f32", v.size) as Float32Array;
+    backward(inputs, shape, out, stats, g.floatData as Float32Array, dq, dk, dv);
+    return [new Tensor(dq, q.shape, "f32"), new Tensor(dk, k.shape, "f32"), new Tensor(dv, v.shape, "f32")];
+  });
 }
 
 /** Strides that read an additive attention mask as the scores [B, H, T, S] (0 where it broadcasts). */
@@ -788,6 +814,15 @@ export function dropout(x: Tensor, p: number, training: boolean, generator?: Gen
   if (be.dropoutMask && mask instanceof Float32Array) g.advance((state) => be.dropoutMask!(state, p, scale, mask));
   else for (let i = 0; i < mask.length; i++) mask[i] = g.random() >= p ? scale : 0;
   return mul(x, new Tensor(mask, x.shape, x.dtype));
+}
+
+/** Dropout's keep decisions for n elements as bits (bit i set when kept), drawn as dropout() draws its mask. */
+function keepBits(g: Generator, p: number, n: number): Uint32Array {
+  const bits = new Uint32Array(Math.ceil(n / 32));
+  const be = getBackend();
+  if (be.dropoutBits) g.advance((state) => be.dropoutBits!(state, p, bits, n));
+  else for (let i = 0; i < n; i++) if (g.random() >= p) bits[i >>> 5]! |= 1 << (i & 31);
+  return bits;
 }
 
 // ---- losses ----

@@ -99,7 +99,8 @@ export class Generator {
 
   /** The full state, to checkpoint a run and resume it bit for bit. */
   getState(): number[] {
-    return [this.s0, this.s1, this.s2, this.s3];
+    // as unsigned 32-bit integers, however the words were last written (JS bit ops or a backend's kernel)
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
   }
 
   setState(state: readonly number[]): this {

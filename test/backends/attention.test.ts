@@ -1,12 +1,13 @@
-// The fused attention kernel against the composed ops (matmul, softmax, matmul) that training uses.
+// The fused attention kernels (inference, and training with gradients and dropout) against the composed ops
+// (matmul, softmax, dropout, matmul), which the model parity tests check against transformers.
 import { afterEach, describe, expect, it } from "vitest";
-import { getBackend, jsBackend, setBackend } from "../../src/backends/index.js";
+import { getBackend, jsBackend, setBackend, type Backend } from "../../src/backends/index.js";
 import { isNativeAvailable, nativeBackend, nativeInfo, setNativeIsa } from "../../src/backends/native/index.js";
 import { MASK_MIN, scaledDotProductAttention } from "../../src/nn/attention.js";
 import { Tensor, noGrad, randn } from "../../src/tensor/index.js";
 import * as F from "../../src/tensor/ops.js";
 import { buildAttentionMask } from "../../src/models/masks.js";
-import { Generator } from "../../src/utils/rng.js";
+import { Generator, getDefaultGenerator, manualSeed } from "../../src/utils/rng.js";
 import { nativeIsas } from "../helpers/native-isas.js";
 
 const available = isNativeAvailable();
@@ -73,10 +74,9 @@ describe.skipIf(!available)("fused attention (native) equals the composed ops", 
     expect(maxRelErr(fused!, composed(q, k, v, mask, 0.5))).toBeLessThan(1e-5);
   });
 
-  it("falls back to the composed ops when a gradient is needed, f64 is used or the backend has no kernel", () => {
+  it("falls back to the composed ops when f64 is used or the backend has no kernel", () => {
     setBackend(nativeBackend());
     const q = randn([1, 2, 5, 8], { generator: g }).requiresGrad_(), k = randn([1, 2, 5, 8], { generator: g }), v = randn([1, 2, 5, 8], { generator: g });
-    expect(F.fusedAttention(q, k, v, null, 0.3)).toBeNull();
     expect(noGrad(() => F.fusedAttention(q, k, v, null, 0.3))).not.toBeNull();
     const out = scaledDotProductAttention(q, k, v, { scale: 0.3 });
     expect(out.requiresGrad).toBe(true);
@@ -91,5 +91,83 @@ describe.skipIf(!available)("fused attention (native) equals the composed ops", 
     setBackend(nativeBackend());
     const q = randn([1, 2, 5, 8], { generator: g }), k = randn([1, 2, 6, 8], { generator: g });
     expect(() => noGrad(() => F.fusedAttention(q, k, k, randn([1, 1, 5, 5], { generator: g }), 1))).toThrow(/mask/);
+  });
+});
+
+describe.skipIf(!available)("fused training attention (native) equals the composed ops, with gradients", () => {
+  const previous = getBackend();
+  afterEach(() => {
+    setBackend(previous);
+    setNativeIsa(nativeInfo().bestIsa);
+  });
+  // The native backend without its fused kernels runs the composed ops.
+  const composedBackend = (): Backend => ({ ...nativeBackend(), attention: undefined, attentionForward: undefined, attentionBackward: undefined });
+
+  interface Case { name: string; b: number; h: number; hkv: number; t: number; s: number; d: number; causal: boolean; pad: "left" | "right" | null; softcap: number; p: number }
+  const cases: Case[] = [
+    { name: "causal, fewer rows than a block, odd head size", b: 2, h: 3, hkv: 3, t: 33, s: 33, d: 65, causal: true, pad: null, softcap: 0, p: 0 },
+    { name: "causal over three blocks with dropout (rows of 150 bits)", b: 1, h: 2, hkv: 2, t: 150, s: 150, d: 64, causal: true, pad: null, softcap: 0, p: 0.1 },
+    { name: "grouped-query heads, left padding (fully masked rows)", b: 2, h: 8, hkv: 2, t: 70, s: 70, d: 16, causal: true, pad: "left", softcap: 0, p: 0 },
+    { name: "bidirectional, right padding, soft-capping and dropout", b: 3, h: 2, hkv: 1, t: 65, s: 65, d: 7, causal: false, pad: "right", softcap: 5, p: 0.3 },
+    { name: "cross-attention without a mask, dropout", b: 2, h: 4, hkv: 4, t: 20, s: 45, d: 32, causal: false, pad: null, softcap: 0, p: 0.2 },
+  ];
+
+  function run(be: Backend, c: Case) {
+    setBackend(be);
+    const r = new Generator(31);
+    const q = randn([c.b, c.h, c.t, c.d], { generator: r }).requiresGrad_();
+    const k = randn([c.b, c.hkv, c.s, c.d], { generator: r }).requiresGrad_(), v = randn([c.b, c.hkv, c.s, c.d], { generator: r }).requiresGrad_();
+    let mask: Tensor | null = null;
+    if (c.causal || c.pad) {
+      const am = new Int32Array(c.b * c.s).fill(1);
+      for (let b = 1; b < c.b; b++) for (let j = 0; j < 3 * b; j++) am[b * c.s + (c.pad === "left" ? j : c.s - 1 - j)] = 0;
+      mask = buildAttentionMask({ batch: c.b, queryLength: c.t, keyLength: c.s, attentionMask: c.pad ? new Tensor(am, [c.b, c.s], "i32") : null, causal: c.causal });
+    }
+    manualSeed(5);
+    const out = scaledDotProductAttention(q, k, v, { mask, scale: 1 / Math.sqrt(c.d), softcap: c.softcap, dropout: c.p, training: true });
+    const op = out.gradFn?.name;  // backward() frees the graph
+    F.sum(F.mul(out, randn(out.shape, { generator: r }))).backward();
+    return { out, grads: [q.grad!, k.grad!, v.grad!], op, state: getDefaultGenerator().getState() };
+  }
+
+  for (const c of cases) {
+    it.each(nativeIsas())(`${c.name} (%s)`, (isa) => {
+      setNativeIsa(isa);
+      const fused = run(nativeBackend(), c), want = run(composedBackend(), c);
+      expect(fused.op).toBe("scaledDotProductAttention");
+      expect(want.op).not.toBe("scaledDotProductAttention");
+      expect(maxRelErr(fused.out, want.out)).toBeLessThan(2e-5);
+      for (let i = 0; i < 3; i++) expect(maxRelErr(fused.grads[i]!, want.grads[i]!)).toBeLessThan(2e-5);
+      expect(fused.state).toEqual(want.state);  // the same number of dropout draws
+    });
+  }
+
+  it("drops the same probabilities as dropout(softmax(...)) does with the same seed", () => {
+    setBackend(nativeBackend());
+    const r = new Generator(3);
+    const q = randn([1, 1, 4, 8], { generator: r }).requiresGrad_(), k = randn([1, 1, 40, 8], { generator: r }), v = randn([1, 1, 40, 8], { generator: r });
+    manualSeed(9);
+    const fused = scaledDotProductAttention(q, k, v, { dropout: 0.5, training: true });
+    // The reference, written out: keep position i of the [4, 40] probabilities when the i-th draw is ≥ 0.5.
+    const g = manualSeed(9);
+    const probs = noGrad(() => F.softmax(F.affine(F.matmul(q, F.transpose(k, -2, -1)), 1 / Math.sqrt(8)), -1));
+    const kept = new Float32Array(probs.size);
+    for (let i = 0; i < kept.length; i++) kept[i] = g.random() >= 0.5 ? 2 * (probs.data[i] as number) : 0;
+    const want = noGrad(() => F.matmul(new Tensor(kept, probs.shape, "f32"), v));
+    expect(maxRelErr(fused, want)).toBeLessThan(2e-6);
+  });
+
+  it("falls back to the composed ops when the mask needs a gradient or the keys are a cache's storage", () => {
+    setBackend(nativeBackend());
+    const r = new Generator(4);
+    const q = randn([1, 2, 5, 8], { generator: r }).requiresGrad_(), k = randn([1, 2, 9, 8], { generator: r }), v = randn([1, 2, 9, 8], { generator: r });
+    const bias = randn([1, 2, 5, 9], { generator: r }).requiresGrad_();  // T5's learned position bias is such a mask
+    const out = scaledDotProductAttention(q, k, v, { mask: bias });
+    expect(out.gradFn?.name).not.toBe("scaledDotProductAttention");
+    F.sum(out).backward();
+    expect(bias.grad).not.toBeNull();
+    expect(F.fusedAttention(q, k, v, null, 0.3, 0, 6)).toBeNull();
+    expect(F.fusedAttention(q, k, v, null, 0.3)?.gradFn?.name).toBe("scaledDotProductAttention");
+    expect(() => F.fusedAttention(q, k, v, null, 0.3, 0, undefined, 1.5)).toThrow(/dropout must be in \[0, 1\]/);
   });
 });

@@ -309,8 +309,17 @@ describe.skipIf(!available)("native dropout mask", () => {
     expect(g.getState()).toEqual(ref.getState());
     expect(g.normal()).toBe(ref.normal());
   });
+  it("draws the same decisions as bits (LSB first), over a length that is not a multiple of 32", () => {
+    const g = new Generator(78), ref = new Generator(78);
+    const n = 1000, bits = new Uint32Array(Math.ceil(n / 32)).fill(0xffffffff);
+    g.advance((state) => nativeBackend().dropoutBits!(state, 0.3, bits, n));
+    for (let i = 0; i < n; i++) expect([i, (bits[i >>> 5]! >>> (i & 31)) & 1]).toEqual([i, ref.random() >= 0.3 ? 1 : 0]);
+    expect(bits[bits.length - 1]! >>> (n & 31)).toBe(0);  // the last word's unused bits are cleared
+    expect(g.getState()).toEqual(ref.getState());
+  });
   it("rejects a state that is not four integers", () => {
     expect(() => nativeBackend().dropoutMask!(new Uint32Array(3), 0.1, 1, new Float32Array(4))).toThrow(/state must hold 4 integers/);
+    expect(() => nativeBackend().dropoutBits!(new Uint32Array(4), 0.1, new Uint32Array(1), 33)).toThrow(/n exceeds the bits of out/);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Backend, BinaryOp, UnaryOp } from "../backend.js";
+import type { AttentionInputs, AttentionShape, Backend, BinaryOp, UnaryOp } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import type { FloatArray, StorageArray } from "../../tensor/dtype.js";
 import { BackendError } from "./errors.js";
@@ -20,6 +20,12 @@ function offsets(o: ArrayLike<number>): Float64Array {
 }
 
 const f32 = (x: StorageArray | null): x is Float32Array => x instanceof Float32Array;
+
+// The addon's argument order: operands and dropScale first, then the arrays each call writes, then the shape.
+const attentionOperands = (x: AttentionInputs, s: AttentionShape) =>
+  [x.q, x.k, x.v, x.mask, x.maskStrides ? Float64Array.from(x.maskStrides) : null, x.keep, s.dropScale] as const;
+const attentionDims = (s: AttentionShape) =>
+  [s.batch, s.heads, s.kvHeads, s.queryLength, s.keyLength, s.headDim, s.scale, s.softcap] as const;
 
 /**
  * The Backend over the compiled kernels. f32 runs natively; f64 (used for exact gradient checks) and integer
@@ -104,6 +110,15 @@ export function createNativeBackend(n: NativeAddon): Backend {
     dropoutMask(state, p, scale, out) {
       if (!f32(out)) throw new BackendError("native dropoutMask: out must be a Float32Array (f64 masks are drawn in TypeScript)");
       n.dropoutMask(state, p, scale, out);
+    },
+    dropoutBits(state, p, out, count) {
+      n.dropoutBits(state, p, out, count);
+    },
+    attentionForward(x, s, out, stats) {
+      n.attentionTrainForward(...attentionOperands(x, s), out, stats, ...attentionDims(s));
+    },
+    attentionBackward(x, s, out, stats, gOut, dq, dk, dv) {
+      n.attentionTrainBackward(...attentionOperands(x, s), out, stats, gOut, dq, dk, dv, ...attentionDims(s));
     },
     attention(q, k, v, mask, maskStrides, out, batch, heads, kvHeads, queryLength, keyLength, headDim, scale, softcap, kvCapacity) {
       if (!f32(q) || !f32(k) || !f32(v) || !f32(out) || (mask && !f32(mask))) {

@@ -24,6 +24,11 @@ export interface NativeAddon {
   permute(x: ArrayBufferView, out: ArrayBufferView, shape: Float64Array, perm: Float64Array): void;
   embedding(table: Float32Array, ids: Int32Array, out: Float32Array, dim: number): void;
   dropoutMask(state: Uint32Array, p: number, scale: number, out: Float32Array): void;
+  dropoutBits(state: Uint32Array, p: number, out: Uint32Array, n: number): void;
+  /** q, k, v, mask, maskStrides, keep, dropScale, out, stats, then B, H, Hkv, T, S, D, scale, softcap */
+  attentionTrainForward(...args: (Float32Array | Float64Array | Uint32Array | number | null)[]): void;
+  /** q, k, v, mask, maskStrides, keep, dropScale, out, stats, gOut, dq, dk, dv, then B, H, Hkv, T, S, D, scale, softcap */
+  attentionTrainBackward(...args: (Float32Array | Float64Array | Uint32Array | number | null)[]): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, step: number): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array | null, maskStrides: Float64Array | null, out: Float32Array,
