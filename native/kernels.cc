@@ -1,4 +1,4 @@
-// Elementwise, reduction, normalization, layout, optimizer and attention kernels: plain loops the compiler
+// Elementwise, reduction, normalization, layout, optimizer and inference attention kernels: plain loops the compiler
 // vectorizes, compiled per ISA through LMF_CLONES, or, where exp/tanh/erf come in, templates on the explicit vector
 // types compiled per ISA at its width through LMF_VEC_KERNEL; split across the pool when the work is large enough.
 #include "kernels.h"
@@ -560,41 +560,6 @@ void embedding(const float* table, const int32_t* ids, float* out, size_t count,
   parallel_for(count, std::max<size_t>(1, kGrain / std::max(dim, 1L)), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) std::memcpy(out + i * dim, table + (size_t)ids[i] * dim, dim * sizeof(float));
   });
-}
-
-namespace {
-// lmforge's Generator (xoshiro128**): random() takes two 32-bit draws to 53 bits.
-struct Xoshiro128 {
-  uint32_t s0, s1, s2, s3;
-  explicit Xoshiro128(const uint32_t* st) : s0(st[0]), s1(st[1]), s2(st[2]), s3(st[3]) {}
-  static uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
-  uint32_t next() {
-    const uint32_t result = rotl(s1 * 5, 7) * 9, t = s1 << 9;
-    s2 ^= s0, s3 ^= s1, s1 ^= s2, s0 ^= s3, s2 ^= t, s3 = rotl(s3, 11);
-    return result;
-  }
-  double random() {
-    const uint32_t a = next() >> 5, b = next() >> 6;
-    return (a * 67108864.0 + b) / 9007199254740992.0;
-  }
-  void save(uint32_t* st) const { st[0] = s0, st[1] = s1, st[2] = s2, st[3] = s3; }
-};
-}  // namespace
-
-void dropout_mask(uint32_t* state, double p, float scale, float* out, size_t n) {
-  Xoshiro128 g(state);
-  for (size_t i = 0; i < n; i++) out[i] = g.random() >= p ? scale : 0.0f;
-  g.save(state);
-}
-
-void dropout_bits(uint32_t* state, double p, uint32_t* out, size_t n) {
-  Xoshiro128 g(state);
-  for (size_t w = 0; w < (n + 31) / 32; w++) {
-    uint32_t word = 0;
-    for (size_t b = 0; b < 32 && w * 32 + b < n; b++) word |= (uint32_t)(g.random() >= p) << b;
-    out[w] = word;
-  }
-  g.save(state);
 }
 
 void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1, double beta2, double eps, double wd, double step) {

@@ -317,6 +317,36 @@ describe.skipIf(!available)("native dropout mask", () => {
     expect(bits[bits.length - 1]! >>> (n & 31)).toBe(0);  // the last word's unused bits are cleared
     expect(g.getState()).toEqual(ref.getState());
   });
+  it("draws long masks across threads (each from a jumped-ahead state) as one sequence would", async () => {
+    const { setNumThreads } = await import("../../src/backends/native/index.js");
+    const threads = nativeInfo().threads;
+    try {
+      for (const t of [1, 2, 3]) {
+        setNumThreads(t);
+        const g = new Generator(79), ref = new Generator(79);
+        const n = 200_003, mask = new Float32Array(n), bits = new Uint32Array(Math.ceil(n / 32));
+        g.advance((state) => nativeBackend().dropoutMask!(state, 0.25, 4 / 3, mask));
+        g.advance((state) => nativeBackend().dropoutBits!(state, 0.25, bits, n));
+        let wrong = 0;
+        for (let i = 0; i < n; i++) if (mask[i] !== (ref.random() >= 0.25 ? Math.fround(4 / 3) : 0)) wrong++;
+        for (let i = 0; i < n; i++) if (((bits[i >>> 5]! >>> (i & 31)) & 1) !== (ref.random() >= 0.25 ? 1 : 0)) wrong++;
+        expect([t, wrong]).toEqual([t, 0]);
+        expect(g.getState()).toEqual(ref.getState());
+      }
+    } finally {
+      setNumThreads(threads);
+    }
+  });
+  it("keeps everything at p = 0 and nothing at p = 1, drawing either way", () => {
+    for (const [p, want] of [[0, 1], [1, 0]] as const) {
+      const g = new Generator(80), ref = new Generator(80);
+      const mask = new Float32Array(100);
+      g.advance((state) => nativeBackend().dropoutMask!(state, p, 1, mask));
+      for (let i = 0; i < 100; i++) ref.random();
+      expect(new Set(mask)).toEqual(new Set([want]));
+      expect(g.getState()).toEqual(ref.getState());
+    }
+  });
   it("rejects a state that is not four integers", () => {
     expect(() => nativeBackend().dropoutMask!(new Uint32Array(3), 0.1, 1, new Float32Array(4))).toThrow(/state must hold 4 integers/);
     expect(() => nativeBackend().dropoutBits!(new Uint32Array(4), 0.1, new Uint32Array(1), 33)).toThrow(/n exceeds the bits of out/);
