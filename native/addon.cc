@@ -447,11 +447,11 @@ napi_value AttentionTrainForward(napi_env env, napi_callback_info info) {
   });
 }
 
-// attentionTrainBackward(q, k, v, mask, maskStrides, keep, dropScale, out, stats, gOut, dq, dk, dv, B, H, Hkv, T, S, D,
-// scale, softcap)
+// attentionTrainBackward(q, k, v, mask, maskStrides, keep, dropScale, out, stats, gOut, dq, dk, dv, dMask|null, B, H, Hkv,
+// T, S, D, scale, softcap)
 napi_value AttentionTrainBackward(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& x) {
-    AttentionTrainArgs t(x, 13, "attentionBackward");
+    AttentionTrainArgs t(x, 14, "attentionBackward");
     size_t no, nl, ng, ndq, ndk, ndv;
     const float* out = x.f32(7, &no);
     const float* stats = x.f32(8, &nl);
@@ -462,7 +462,10 @@ napi_value AttentionTrainBackward(napi_env env, napi_callback_info info) {
     const size_t nkv = (size_t)(t.a.B * t.a.Hkv * t.a.S * t.a.D);
     need(no == t.rows * (size_t)t.a.D && nl == 2 * t.rows && ng == no && ndq == no && ndk == nkv && ndv == nkv,
          "attentionBackward: out, stats, gradient or result lengths do not match the shape");
-    if (t.rows > 0) attention_train_backward(t.a, out, stats, gOut, dq, dk, dv);
+    size_t ndm = 0;
+    float* dMask = x.isNull(13) ? nullptr : x.f32(13, &ndm);
+    need(!dMask || ndm == t.rows * (size_t)t.a.S, "attentionBackward: dMask length does not match the scores [B, H, T, S]");
+    if (t.rows > 0) attention_train_backward(t.a, out, stats, gOut, dq, dk, dv, dMask);
     else std::fill(dk, dk + nkv, 0.0f), std::fill(dv, dv + nkv, 0.0f);
     return undefinedValue(env);
   });

@@ -163,16 +163,22 @@ LMF_INLINE void backward_probs(float* p, float* pd, float* capTanh, const Block&
 
 /**
  * Second half: the gradient of the dropped-out probabilities (in g) to the gradient of the raw scores,
- * p · (dp - Σ p·dp) through softmax (Σ p·dp = dO·O per row, in rowDot), then the soft-cap and the scale.
+ * p · (dp - Σ p·dp) through softmax (Σ p·dp = dO·O per row, in rowDot), then the soft-cap and the scale. The
+ * gradient of the final scores, which is the mask's, also goes to dMask's rows (S apart) when given.
  */
 template <class V>
-LMF_INLINE void backward_scores(float* g, const float* p, const float* capTanh, const Block& r, const float* rowDot) {
+LMF_INLINE void backward_scores(float* g, const float* p, const float* capTanh, const Block& r, const float* rowDot, float* dMask) {
   const long n = r.n;
   for (long i = 0; i < r.rows; i++) {
     float* gr = g + i * n;
     const float* pr = p + i * n;
     if (r.keep) drop_row<V>(gr, gr, r, i);
     const float d = rowDot[i];
+    if (dMask) {
+      float* dm = dMask + i * r.S;
+      for (long j = 0; j < n; j++) dm[j] = pr[j] * (gr[j] - d);
+      std::fill(dm + n, dm + r.S, 0.0f);  // keys the block skipped: their probabilities are exactly 0
+    }
     if (capTanh) {
       const float* t = capTanh + i * n;
       for (long j = 0; j < n; j++) gr[j] = pr[j] * (gr[j] - d) * (1.0f - t[j] * t[j]) * r.scale;
@@ -184,8 +190,8 @@ LMF_INLINE void backward_scores(float* g, const float* p, const float* capTanh, 
 
 LMF_VEC_KERNEL(forward_rows, (float* sc, const Block& r, float* stats), (sc, r, stats))
 LMF_VEC_KERNEL(backward_probs, (float* p, float* pd, float* capTanh, const Block& r, const float* stats), (p, pd, capTanh, r, stats))
-LMF_VEC_KERNEL(backward_scores, (float* g, const float* p, const float* capTanh, const Block& r, const float* rowDot),
-               (g, p, capTanh, r, rowDot))
+LMF_VEC_KERNEL(backward_scores, (float* g, const float* p, const float* capTanh, const Block& r, const float* rowDot, float* dMask),
+               (g, p, capTanh, r, rowDot, dMask))
 
 struct Heads {
   const AttentionTrain& a;
@@ -221,7 +227,8 @@ void attention_train_forward(const AttentionTrain& a, float* out, float* stats) 
   });
 }
 
-void attention_train_backward(const AttentionTrain& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv) {
+void attention_train_backward(const AttentionTrain& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv,
+                              float* dMask) {
   const Heads hs{a, a.H / a.Hkv, (a.T + kRows - 1) / kRows};
   const auto probs = LMF_VEC_PICK(backward_probs);
   const auto scores = LMF_VEC_PICK(backward_scores);
@@ -257,7 +264,7 @@ void attention_train_backward(const AttentionTrain& a, const float* out, const f
           for (long c = 0; c < D; c++) d += go[c] * o[c];
           rowDot[i] = d;
         }
-        scores(g.data(), p.data(), a.softcap > 0 ? capTanh.data() : nullptr, r, rowDot);
+        scores(g.data(), p.data(), a.softcap > 0 ? capTanh.data() : nullptr, r, rowDot, dMask ? dMask + row0 * S : nullptr);
         gemm_serial(g.data(), kb, dq + row0 * D, rows, D, n, false, false, false);  // dQ = dS·K
         gemm_serial(g.data(), qr, dkh, n, D, rows, true, false, true);              // dK += dSᵀ·Q
       }

@@ -54,8 +54,12 @@ struct AttentionTrain {
 };
 /** out [B,H,T,D] and each query row's softmax max and 1 / sum, stats [B,H,T,2], which the backward reads. */
 void attention_train_forward(const AttentionTrain& a, float* out, float* stats);
-/** dq [B,H,T,D], dk/dv [B,Hkv,S,D] (overwritten) from the upstream gradient gOut and the forward's out and stats. */
-void attention_train_backward(const AttentionTrain& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv);
+/**
+ * dq [B,H,T,D], dk/dv [B,Hkv,S,D] (overwritten) from the upstream gradient gOut and the forward's out and stats; and
+ * the gradient of the final scores, which is the additive mask's, into dMask [B,H,T,S] when it is not nullptr.
+ */
+void attention_train_backward(const AttentionTrain& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv,
+                              float* dMask);
 
 /**
  * A pre-norm transformer block in GPT-2's shape, for inference: x += proj(attention(ln_1(x))) with one fused

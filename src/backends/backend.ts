@@ -62,9 +62,12 @@ export interface Backend {
    * writes out [B, H, T, D] and each query row's softmax max and 1 / sum, stats [B, H, T, 2], for the backward.
    */
   attentionForward?(inputs: AttentionInputs, shape: AttentionShape, out: Float32Array, stats: Float32Array): void;
-  /** Backward of attentionForward: dq [B, H, T, D], dk/dv [B, Hkv, S, D] (overwritten) from gOut and the forward's out and stats. */
+  /**
+   * Backward of attentionForward: dq [B, H, T, D], dk/dv [B, Hkv, S, D] (overwritten) from gOut and the forward's out
+   * and stats; with dMask [B, H, T, S], the gradient of the final scores too (the additive mask's, before broadcasting).
+   */
   attentionBackward?(inputs: AttentionInputs, shape: AttentionShape, out: Float32Array, stats: Float32Array, gOut: Float32Array,
-    dq: Float32Array, dk: Float32Array, dv: Float32Array): void;
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dMask: Float32Array | null): void;
   /**
    * Optional fused attention for inference (no gradient): out = softmax(q·kᵀ·scale + mask)·v per head, with
    * q/out [B, H, T, D] and k/v [B, Hkv, S, D] (query head h reads kv head floor(h / (H / Hkv))). The additive mask is

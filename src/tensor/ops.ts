@@ -704,8 +704,9 @@ function biasedMatmul(x: Tensor, weight: Tensor, bias: Tensor | null, transposed
  * the scores as cap · tanh(scores / cap) before the mask, and dropout > 0 drops probabilities (drawn from
  * `generator` in the order dropout(softmax(...)) draws them). With a gradient to record it runs the backend's
  * training kernel, which keeps only the output and each row's softmax statistics and recomputes the rest in backward.
- * Returns null when the backend has no such kernel, the inputs are not f32, the mask needs a gradient, or a
- * gradient flows through a KV cache's storage (kvLength short of its capacity): callers then use the composed ops.
+ * A mask may take a gradient (T5's learned position bias enters as the mask). Returns null when the backend has no
+ * such kernel, the inputs are not f32, or a gradient flows through a KV cache's storage (kvLength short of its
+ * capacity): callers then use the composed ops.
  */
 export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, scale: number, softcap = 0, kvLength?: number,
   dropout = 0, generator?: Generator): Tensor | null {
@@ -725,7 +726,7 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | n
     be.attention(q.floatData, k.floatData, v.floatData, mask ? mask.floatData : null, maskStrides, out, b, h, hkv, t, s, d, scale, softcap, capacity);
     return new Tensor(out, q.shape, "f32");
   }
-  if (!be.attentionForward || !be.attentionBackward || (needsGrad && mask?.requiresGrad) || s !== capacity) return null;
+  if (!be.attentionForward || !be.attentionBackward || s !== capacity) return null;
   const inputs: AttentionInputs = {
     q: q.floatData as Float32Array, k: k.floatData as Float32Array, v: v.floatData as Float32Array,
     mask: mask ? (mask.floatData as Float32Array) : null, maskStrides, keep: dropout > 0 ? keepBits(generator ?? getDefaultGenerator(), dropout, b * h * t * s) : null,
@@ -737,11 +738,14 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | n
   const stats = new Float32Array(2 * b * h * t);
   be.attentionForward(inputs, shape, out, stats);
   const backward = be.attentionBackward.bind(be);
-  return result(out, q.shape, "f32", [q, k, v], "scaledDotProductAttention", (g) => {
+  const maskGrad = mask?.requiresGrad ? mask : null;
+  return result(out, q.shape, "f32", maskGrad ? [q, k, v, maskGrad] : [q, k, v], "scaledDotProductAttention", (g) => {
     const dq = allocateUninitialized("f32", q.size) as Float32Array;
     const dk = allocateUninitialized("f32", k.size) as Float32Array, dv = allocateUninitialized("f32", v.size) as Float32Array;
-    backward(inputs, shape, out, stats, g.floatData as Float32Array, dq, dk, dv);
-    return [new Tensor(dq, q.shape, "f32"), new Tensor(dk, k.shape, "f32"), new Tensor(dv, v.shape, "f32")];
+    const dMask = maskGrad ? (allocateUninitialized("f32", b * h * t * s) as Float32Array) : null;
+    backward(inputs, shape, out, stats, g.floatData as Float32Array, dq, dk, dv, dMask);
+    const grads = [new Tensor(dq, q.shape, "f32"), new Tensor(dk, k.shape, "f32"), new Tensor(dv, v.shape, "f32")];
+    return maskGrad ? [...grads, sumToShape(new Tensor(dMask!, [b, h, t, s], "f32"), maskGrad.shape)] : grads;
   });
 }
 

@@ -117,8 +117,8 @@ export function createNativeBackend(n: NativeAddon): Backend {
     attentionForward(x, s, out, stats) {
       n.attentionTrainForward(...attentionOperands(x, s), out, stats, ...attentionDims(s));
     },
-    attentionBackward(x, s, out, stats, gOut, dq, dk, dv) {
-      n.attentionTrainBackward(...attentionOperands(x, s), out, stats, gOut, dq, dk, dv, ...attentionDims(s));
+    attentionBackward(x, s, out, stats, gOut, dq, dk, dv, dMask) {
+      n.attentionTrainBackward(...attentionOperands(x, s), out, stats, gOut, dq, dk, dv, dMask, ...attentionDims(s));
     },
     attention(q, k, v, mask, maskStrides, out, batch, heads, kvHeads, queryLength, keyLength, headDim, scale, softcap, kvCapacity) {
       if (!f32(q) || !f32(k) || !f32(v) || !f32(out) || (mask && !f32(mask))) {

@@ -27,7 +27,7 @@ export interface NativeAddon {
   dropoutBits(state: Uint32Array, p: number, out: Uint32Array, n: number): void;
   /** q, k, v, mask, maskStrides, keep, dropScale, out, stats, then B, H, Hkv, T, S, D, scale, softcap */
   attentionTrainForward(...args: (Float32Array | Float64Array | Uint32Array | number | null)[]): void;
-  /** q, k, v, mask, maskStrides, keep, dropScale, out, stats, gOut, dq, dk, dv, then B, H, Hkv, T, S, D, scale, softcap */
+  /** q, k, v, mask, maskStrides, keep, dropScale, out, stats, gOut, dq, dk, dv, dMask, then B, H, Hkv, T, S, D, scale, softcap */
   attentionTrainBackward(...args: (Float32Array | Float64Array | Uint32Array | number | null)[]): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, step: number): void;
