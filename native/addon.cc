@@ -410,7 +410,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
 // Training attention's shared arguments: q, k, v, mask|null, maskStrides|null, keep: Uint32Array|null, dropScale at
 // 0..6, then B, H, Hkv, T, S, D, scale, softcap from argument `dims` on. Checks every length against the shape.
 struct AttentionTrainArgs {
-  AttentionTrain a;
+  AttentionOperands a;
   long ms[4];
   size_t rows;  // B·H·T
   AttentionTrainArgs(const Args& x, size_t dims, const char* what) {
@@ -429,7 +429,7 @@ struct AttentionTrainArgs {
       keep = x.u32(5, &nkeep);
       need((double)nkeep * 32 >= (double)B * H * T * S, w + ": keep bits shorter than the scores");
     }
-    a = AttentionTrain{q, k, v, mask, mask ? ms : nullptr, keep, B, H, Hkv, T, S, D, (float)x.num(dims + 6), (float)x.num(dims + 7), (float)x.num(6)};
+    a = AttentionOperands{q, k, v, mask, mask ? ms : nullptr, keep, B, H, Hkv, T, S, S, D, (float)x.num(dims + 6), (float)x.num(dims + 7), (float)x.num(6)};
     rows = (size_t)(B * H * T);
   }
 };
@@ -442,7 +442,7 @@ napi_value AttentionTrainForward(napi_env env, napi_callback_info info) {
     float* out = x.f32(7, &no);
     float* stats = x.f32(8, &nl);
     need(no == t.rows * (size_t)t.a.D && nl == 2 * t.rows, "attentionForward: out or stats length does not match the shape");
-    if (t.rows > 0) attention_train_forward(t.a, out, stats);
+    if (t.rows > 0) attention_blocks_forward(t.a, out, stats);
     return undefinedValue(env);
   });
 }
@@ -465,7 +465,7 @@ napi_value AttentionTrainBackward(napi_env env, napi_callback_info info) {
     size_t ndm = 0;
     float* dMask = x.isNull(13) ? nullptr : x.f32(13, &ndm);
     need(!dMask || ndm == t.rows * (size_t)t.a.S, "attentionBackward: dMask length does not match the scores [B, H, T, S]");
-    if (t.rows > 0) attention_train_backward(t.a, out, stats, gOut, dq, dk, dv, dMask);
+    if (t.rows > 0) attention_blocks_backward(t.a, out, stats, gOut, dq, dk, dv, dMask);
     else std::fill(dk, dk + nkv, 0.0f), std::fill(dv, dv + nkv, 0.0f);
     return undefinedValue(env);
   });

@@ -1,7 +1,8 @@
-// Scaled-dot-product attention with a gradient, for training. The forward keeps only the output and each query
-// row's softmax statistics (max and 1 / sum); the backward recomputes a block of query rows' probabilities from them (FlashAttention-2's
-// scheme), so no [B, H, T, S] tensor outlives a block. Dropout on the probabilities reads keep bits drawn
-// beforehand, in the order the composed ops (softmax, then dropout) draw their mask.
+// Scaled-dot-product attention a block of query rows at a time: with a gradient for training, and the forward
+// alone for prefills (its GEMMs beat kernels.cc's one-row kernel there). The forward keeps only the output and each
+// query row's softmax statistics (max and 1 / sum); the backward recomputes a block's probabilities from them
+// (FlashAttention-2's scheme), so no [B, H, T, S] tensor outlives a block. Dropout on the probabilities reads keep
+// bits drawn beforehand, in the order the composed ops (softmax, then dropout) draw their mask.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -194,7 +195,7 @@ LMF_VEC_KERNEL(backward_scores, (float* g, const float* p, const float* capTanh,
                (g, p, capTanh, r, rowDot, dMask))
 
 struct Heads {
-  const AttentionTrain& a;
+  const AttentionOperands& a;
   long groups, blocks;
   // The block of rows [t0, t0 + rows) of head (b, h).
   Block block(long b, long h, long t0) const {
@@ -205,12 +206,12 @@ struct Heads {
     return r;
   }
   long bh(long b, long h) const { return b * a.H + h; }
-  long kvOffset(long b, long h) const { return (b * a.Hkv + h / groups) * a.S * a.D; }
+  long kvOffset(long b, long h) const { return (b * a.Hkv + h / groups) * a.cap * a.D; }
 };
 
 }  // namespace
 
-void attention_train_forward(const AttentionTrain& a, float* out, float* stats) {
+void attention_blocks_forward(const AttentionOperands& a, float* out, float* stats) {
   const Heads hs{a, a.H / a.Hkv, (a.T + kRows - 1) / kRows};
   const auto rows = LMF_VEC_PICK(forward_rows);
   const long T = a.T, S = a.S, D = a.D;
@@ -227,7 +228,7 @@ void attention_train_forward(const AttentionTrain& a, float* out, float* stats) 
   });
 }
 
-void attention_train_backward(const AttentionTrain& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv,
+void attention_blocks_backward(const AttentionOperands& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv,
                               float* dMask) {
   const Heads hs{a, a.H / a.Hkv, (a.T + kRows - 1) / kRows};
   const auto probs = LMF_VEC_PICK(backward_probs);

@@ -15,6 +15,7 @@ namespace lmf {
 namespace {
 
 constexpr size_t kGrain = 1 << 15;  // elements per task for cheap elementwise work
+constexpr long kBlockAttentionRows = 4;  // query rows from which attention runs attention_blocks_forward
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
@@ -574,6 +575,11 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
 
 void attention(const float* q, const float* k, const float* v, const float* mask, const long* ms, float* out, long B, long H, long Hkv,
                long T, long S, long cap, long D, float scale, float softcap) {
+  if (T >= kBlockAttentionRows) {  // a prefill: blocks of query rows by GEMM (1×12×256×64 causal, 2 threads: 6.6 -> 1.5 ms)
+    std::vector<float> stats((size_t)(2 * B * H * T));
+    attention_blocks_forward(AttentionOperands{q, k, v, mask, ms, nullptr, B, H, Hkv, T, S, cap, D, scale, softcap, 1.0f}, out, stats.data());
+    return;
+  }
   const long groups = H / Hkv;
   const long tBlock = 16;
   const long tBlocks = (T + tBlock - 1) / tBlock;

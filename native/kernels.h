@@ -40,25 +40,26 @@ void attention(const float* q, const float* k, const float* v, const float* mask
                long B, long H, long Hkv, long T, long S, long cap, long D, float scale, float softcap);
 
 /**
- * Scaled-dot-product attention with a gradient (training): q [B,H,T,D], k/v [B,Hkv,S,D] (query head h reads kv head
- * h / (H / Hkv)), scores q·kᵀ·scale, soft-capped when softcap > 0, plus the additive mask read through strides
- * (b, h, t, s) (nullptr = none); dropout on the probabilities keeps element i of [B,H,T,S] when bit i of keep is
- * set (scaled by dropScale), keep nullptr = no dropout.
+ * Scaled-dot-product attention a block of query rows at a time, for training (with a gradient) and for prefills:
+ * q [B,H,T,D], k/v [B,Hkv,cap,D] of which the first S positions are read (query head h reads kv head h / (H / Hkv)),
+ * scores q·kᵀ·scale, soft-capped when softcap > 0, plus the additive mask read through strides (b, h, t, s)
+ * (nullptr = none); dropout on the probabilities keeps element i of [B,H,T,S] when bit i of keep is set (scaled by
+ * dropScale), keep nullptr = no dropout. The backward needs cap = S.
  */
-struct AttentionTrain {
+struct AttentionOperands {
   const float *q, *k, *v, *mask;
   const long* maskStrides;
   const uint32_t* keep;
-  long B, H, Hkv, T, S, D;
+  long B, H, Hkv, T, S, cap, D;
   float scale, softcap, dropScale;
 };
 /** out [B,H,T,D] and each query row's softmax max and 1 / sum, stats [B,H,T,2], which the backward reads. */
-void attention_train_forward(const AttentionTrain& a, float* out, float* stats);
+void attention_blocks_forward(const AttentionOperands& a, float* out, float* stats);
 /**
  * dq [B,H,T,D], dk/dv [B,Hkv,S,D] (overwritten) from the upstream gradient gOut and the forward's out and stats; and
  * the gradient of the final scores, which is the additive mask's, into dMask [B,H,T,S] when it is not nullptr.
  */
-void attention_train_backward(const AttentionTrain& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv,
+void attention_blocks_backward(const AttentionOperands& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv,
                               float* dMask);
 
 /**

@@ -66,6 +66,17 @@ describe.skipIf(!available)("fused attention (native) equals the composed ops", 
     });
   }
 
+  it.each(isas)("a chunk of queries over a cache's storage reads only its first kvLength positions (%s)", (isa) => {
+    setNativeIsa(isa);
+    setBackend(nativeBackend());
+    const [b, h, hkv, t, cap, len, d] = [2, 4, 2, 6, 40, 29, 16];
+    const q = randn([b, h, t, d], { generator: g }), k = randn([b, hkv, cap, d], { generator: g }), v = randn([b, hkv, cap, d], { generator: g });
+    const mask = buildAttentionMask({ batch: b, queryLength: t, keyLength: len, attentionMask: null, causal: true });
+    const fused = noGrad(() => F.fusedAttention(q, k, v, mask, 0.25, 0, len));
+    const want = composed(q, F.narrow(k, 2, 0, len), F.narrow(v, 2, 0, len), mask, 0.25);
+    expect(maxRelErr(fused!, want)).toBeLessThan(2e-5);
+  });
+
   it("a fully masked row averages the values, as the composed softmax does", () => {
     setBackend(nativeBackend());
     const q = randn([1, 1, 2, 4], { generator: g }), k = randn([1, 1, 3, 4], { generator: g }), v = randn([1, 1, 3, 4], { generator: g });
