@@ -205,7 +205,6 @@ struct Heads {
     r.n = visible_keys(r);
     return r;
   }
-  long bh(long b, long h) const { return b * a.H + h; }
   long kvOffset(long b, long h) const { return (b * a.Hkv + h / groups) * a.cap * a.D; }
 };
 
