@@ -33,6 +33,21 @@ constexpr float kHidden = -1e30f;
 
 LMF_INLINE bool kept(const uint32_t* keep, size_t bit) { return (keep[bit >> 5] >> (bit & 31)) & 1u; }
 
+/** The last key in [lo, hi) that mask row m does not hide, or lo - 1; sixteen keys at a time where it can. */
+long last_visible(const float* m, long mS, long lo, long hi) {
+  long j = hi;
+  if (mS == 1) {
+    while (j - 16 >= lo) {
+      vint<vf4> any = {};
+      for (int u = 16; u > 0; u -= 4) any |= vload<vf4>(m + j - u) > kHidden;
+      if (any[0] | any[1] | any[2] | any[3]) break;
+      j -= 16;
+    }
+  }
+  while (j > lo && m[(j - 1) * mS] <= kHidden) j--;
+  return j - 1;
+}
+
 /**
  * How many leading keys a block must compute: keys past the last one any of its rows sees add exactly 0 to every
  * sum and gradient, provided each row sees at least one key (a row that sees none is uniform over all S).
@@ -41,17 +56,12 @@ LMF_INLINE bool kept(const uint32_t* keep, size_t bit) { return (keep[bit >> 5] 
 long visible_keys(const Block& r) {
   if (!r.mask) return r.S;
   long n = 0;
-  for (long i = 0; i < r.rows; i++) {
+  for (long i = r.rows - 1; i >= 0; i--) {  // the last rows first: a causal mask's widest
     const float* m = r.mask + (r.t0 + i) * r.mT;
-    long j = r.S - 1;
-    while (j >= n && m[j * r.mS] <= kHidden) j--;
-    if (j >= n) {
-      n = j + 1;
-      continue;
-    }
-    long first = 0;
-    while (first < n && m[first * r.mS] <= kHidden) first++;
-    if (first == n) return r.S;
+    const long j = last_visible(m, r.mS, n, r.S);
+    if (j >= n) n = j + 1;
+    else if (last_visible(m, r.mS, 0, n) < 0) return r.S;
+    if (r.mT == 0) break;  // every row reads the same mask row
   }
   return n;
 }
@@ -69,13 +79,16 @@ LMF_INLINE void final_scores(const float* raw, float* s, float* capTanh, const B
     float* t = capTanh ? capTanh : s;
     vmap1<V>(raw, t, n, [&](V x) LMF_LAMBDA { return vtanh((x * scale) * inv); });
     for (long j = 0; j < n; j++) s[j] = t[j] * cap;
-  } else {
+    if (!r.mask) return;
+  } else if (!r.mask) {
     for (long j = 0; j < n; j++) s[j] = raw[j] * scale;
+    return;
   }
-  if (!r.mask) return;
   const float* m = r.mask + (r.t0 + i) * r.mT;
-  if (r.mS == 1) for (long j = 0; j < n; j++) s[j] += m[j];
-  else for (long j = 0; j < n; j++) s[j] += m[j * r.mS];
+  if (r.softcap > 0 && r.mS == 1) for (long j = 0; j < n; j++) s[j] += m[j];
+  else if (r.softcap > 0) for (long j = 0; j < n; j++) s[j] += m[j * r.mS];
+  else if (r.mS == 1) for (long j = 0; j < n; j++) s[j] = raw[j] * scale + m[j];
+  else for (long j = 0; j < n; j++) s[j] = raw[j] * scale + m[j * r.mS];
 }
 
 /** Dropout on a row of probabilities: p · dropScale where the keep bit is set, else 0 (into out, may be p). */
@@ -194,15 +207,36 @@ LMF_VEC_KERNEL(backward_probs, (float* p, float* pd, float* capTanh, const Block
 LMF_VEC_KERNEL(backward_scores, (float* g, const float* p, const float* capTanh, const Block& r, const float* rowDot, float* dMask),
                (g, p, capTanh, r, rowDot, dMask))
 
+/** The blocks of query rows of every (batch, head), with the keys each must compute worked out once per mask slice. */
 struct Heads {
   const AttentionOperands& a;
   long groups, blocks;
-  // The block of rows [t0, t0 + rows) of head (b, h).
-  Block block(long b, long h, long t0) const {
+  long maskB, maskH;        // mask slices: 1 where the mask broadcasts over batch / heads
+  std::vector<long> keys;   // visible_keys per [maskB, maskH, block]
+
+  explicit Heads(const AttentionOperands& ops) : a(ops), groups(ops.H / ops.Hkv), blocks((ops.T + kRows - 1) / kRows) {
     const long* ms = a.maskStrides;
-    Block r{a.mask ? a.mask + b * ms[0] + h * ms[1] : nullptr, ms ? ms[2] : 0, ms ? ms[3] : 0, a.keep,
-            (size_t)((b * a.H + h) * a.T + t0) * (size_t)a.S, t0, std::min(kRows, a.T - t0), a.S, a.S, a.scale, a.softcap, a.dropScale};
-    r.n = visible_keys(r);
+    maskB = ms && ms[0] != 0 ? a.B : 1;
+    maskH = ms && ms[1] != 0 ? a.H : 1;
+    keys.assign((size_t)(maskB * maskH * blocks), a.S);
+    if (a.mask) {
+      parallel_for(keys.size(), 8, [&](size_t lo, size_t hi) {
+        for (size_t e = lo; e < hi; e++) {
+          const long tb = (long)e % blocks, bh = (long)e / blocks;
+          keys[e] = visible_keys(raw_block(bh / maskH, bh % maskH, tb * kRows));
+        }
+      });
+    }
+  }
+  // The block of rows [t0, t0 + rows) of head (b, h), computing every key.
+  Block raw_block(long b, long h, long t0) const {
+    const long* ms = a.maskStrides;
+    return Block{a.mask ? a.mask + b * ms[0] + h * ms[1] : nullptr, ms ? ms[2] : 0, ms ? ms[3] : 0, a.keep,
+                 (size_t)((b * a.H + h) * a.T + t0) * (size_t)a.S, t0, std::min(kRows, a.T - t0), a.S, a.S, a.scale, a.softcap, a.dropScale};
+  }
+  Block block(long b, long h, long t0) const {
+    Block r = raw_block(b, h, t0);
+    r.n = keys[(size_t)(((maskB > 1 ? b : 0) * maskH + (maskH > 1 ? h : 0)) * blocks + t0 / kRows)];
     return r;
   }
   long kvOffset(long b, long h) const { return (b * a.Hkv + h / groups) * a.cap * a.D; }
@@ -211,7 +245,7 @@ struct Heads {
 }  // namespace
 
 void attention_blocks_forward(const AttentionOperands& a, float* out, float* stats) {
-  const Heads hs{a, a.H / a.Hkv, (a.T + kRows - 1) / kRows};
+  const Heads hs(a);
   const auto rows = LMF_VEC_PICK(forward_rows);
   const long T = a.T, S = a.S, D = a.D;
   parallel_for((size_t)(a.B * a.H * hs.blocks), 1, [&](size_t lo, size_t hi) {
@@ -229,7 +263,7 @@ void attention_blocks_forward(const AttentionOperands& a, float* out, float* sta
 
 void attention_blocks_backward(const AttentionOperands& a, const float* out, const float* stats, const float* gOut, float* dq, float* dk, float* dv,
                               float* dMask) {
-  const Heads hs{a, a.H / a.Hkv, (a.T + kRows - 1) / kRows};
+  const Heads hs(a);
   const auto probs = LMF_VEC_PICK(backward_probs);
   const auto scores = LMF_VEC_PICK(backward_scores);
   const long T = a.T, S = a.S, D = a.D, groups = hs.groups;
