@@ -317,9 +317,10 @@ describe.skipIf(!available)("native dropout mask", () => {
     expect(bits[bits.length - 1]! >>> (n & 31)).toBe(0);  // the last word's unused bits are cleared
     expect(g.getState()).toEqual(ref.getState());
   });
-  it("draws long masks across threads (each from a jumped-ahead state) as one sequence would", async () => {
+  it.each(nativeIsas())("draws long masks across threads (each from a jumped-ahead state) as one sequence would (%s)", async (isa) => {
     const { setNumThreads } = await import("../../src/backends/native/index.js");
     const threads = nativeInfo().threads;
+    setNativeIsa(isa);
     try {
       for (const t of [1, 2, 3]) {
         setNumThreads(t);
@@ -335,6 +336,7 @@ describe.skipIf(!available)("native dropout mask", () => {
       }
     } finally {
       setNumThreads(threads);
+      setNativeIsa(nativeInfo().bestIsa);
     }
   });
   it("keeps everything at p = 0 and nothing at p = 1, drawing either way", () => {
