@@ -7,10 +7,12 @@
 #include "gemm.h"
 
 // Elementwise kernels are plain loops (or the 16-wide vector type below); on x86 with GCC/Clang (ELF) each
-// is compiled for AVX-512, AVX2+FMA and baseline and picked at load time, so the library builds with default
-// flags and still runs on older CPUs. Elsewhere (ARM, Apple) the portable build is all there is.
+// is compiled for AVX-512, AVX2 and baseline and picked at load time by the CPU's features, so the library builds
+// with default flags and still runs on older CPUs. Elsewhere (ARM, Apple) the portable build is all there is.
+// ("arch=haswell" instead of "avx2" would add FMA, but GCC dispatches arch= clones by CPU model: Zen 3 and
+// post-Haswell Intel CPUs without AVX-512 ran the baseline clone.)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__) && !defined(LMF_NO_CLONES)
-#define LMF_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#define LMF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define LMF_X86 1
 #else
 #define LMF_CLONES
