@@ -153,8 +153,8 @@ describe.skipIf(!available)("fused training attention (native) equals the compos
     });
   }
 
-  it("drops the same probabilities as dropout(softmax(...)) does with the same seed", () => {
-    setBackend(nativeBackend());
+  it.each([["the backend's", true], ["TypeScript's", false]] as const)("drops the same probabilities as dropout(softmax(...)) does with the same seed (bits drawn by %s kernel)", (_, native) => {
+    setBackend(native ? nativeBackend() : { ...nativeBackend(), dropoutBits: undefined });
     const r = new Generator(3);
     const q = randn([1, 1, 4, 8], { generator: r }).requiresGrad_(), k = randn([1, 1, 40, 8], { generator: r }), v = randn([1, 1, 40, 8], { generator: r });
     manualSeed(9);
