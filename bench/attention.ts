@@ -20,10 +20,18 @@ import { cpuModel, flagValue, fmt, runPytorch } from "./lib/common.js";
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
+/** Array-buffer bytes after full GCs; more than one, as V8 releases backing stores behind the collection. */
+async function settledArrayBuffers(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return process.memoryUsage().arrayBuffers;
+}
 
 interface Side { forwardMs: number; backwardMs: number; heldBytes: number }
 
-function measure(be: Backend, shape: number[], p: number, seconds: number): Side {
+async function measure(be: Backend, shape: number[], p: number, seconds: number): Promise<Side> {
   setBackend(be);
   const [b, h, t, d] = shape as [number, number, number, number];
   const g = new Generator(0);
@@ -31,11 +39,9 @@ function measure(be: Backend, shape: number[], p: number, seconds: number): Side
   const w = randn([b, h, t, d], { generator: g });
   const mask = buildAttentionMask({ batch: b, queryLength: t, keyLength: t, attentionMask: null, causal: true });
   const forward = (): Tensor => scaledDotProductAttention(q, k, v, { mask, dropout: p, training: true });
-  gc();
-  const before = process.memoryUsage().arrayBuffers;
+  const before = await settledArrayBuffers();
   let y = forward();
-  gc();
-  const heldBytes = process.memoryUsage().arrayBuffers - before;
+  const heldBytes = (await settledArrayBuffers()) - before;
   F.sum(F.mul(y, w)).backward();
   let forwardMs = Infinity, backwardMs = Infinity;
   const start = performance.now();
@@ -74,8 +80,8 @@ export async function main(flags: string[]): Promise<void> {
         const total = s.forwardMs + s.backwardMs;
         console.log(`| ${spec} | ${side} | ${fmt(s.forwardMs, 2)} | ${fmt(s.backwardMs, 2)} | ${fmt(total, 2)} | ${theirs ? fmt(theirs / total, 2) + "×" : "–"} | ${fmt(s.heldBytes / 1e6)} |`);
       };
-      row("lmforge fused", measure(fused, shape, p, seconds));
-      row("lmforge composed", measure(composed, shape, p, seconds));
+      row("lmforge fused", await measure(fused, shape, p, seconds));
+      row("lmforge composed", await measure(composed, shape, p, seconds));
       if (ref) row("PyTorch", { forwardMs: ref.forward_ms, backwardMs: ref.backward_ms, heldBytes: ref.held_bytes });
     }
   } finally {
