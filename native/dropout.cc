@@ -1,6 +1,7 @@
 // Dropout's keep decisions, drawn exactly as lmforge's Generator.random() draws them (xoshiro128**: two 32-bit
-// outputs to 53 bits), split across the pool. xoshiro's state update is linear over GF(2), so each thread starts
-// its share from the state advanced by powers of the update matrix (a jump) instead of by drawing up to it.
+// outputs to 53 bits), split across the pool. xoshiro's state update is linear over GF(2), so each task starts
+// from the state advanced by powers of the update matrix (a jump) instead of by drawing up to it, and runs as
+// eight lanes a fixed jump apart in vector registers.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -86,7 +87,7 @@ LMF_INLINE vu8 vrotl(vu8 x, int k) { return (x << k) | (x >> (32 - k)); }
  * The keep bits of a full task's kChunk draws, lane l's 4096 into words [128·l, 128·l + 128): one draw's update chain
  * is latency-bound (about 2.5 ns a draw), eight side by side in vector registers are not.
  */
-template <class V>  // V unused: LMF_VEC_KERNEL compiles this once per ISA (target_clones dispatched to the baseline here)
+template <class V>  // V unused: LMF_VEC_KERNEL compiles this once per ISA, picked by gemm_isa() as tests force it
 LMF_INLINE void task_bits(const State* lanes, uint64_t th, uint32_t* words) {
   vu8 s0, s1, s2, s3;
   for (int l = 0; l < kLanes; l++) s0[l] = lanes[l].w[0], s1[l] = lanes[l].w[1], s2[l] = lanes[l].w[2], s3[l] = lanes[l].w[3];
