@@ -169,8 +169,7 @@ LMF_INLINE void backward_probs(float* p, float* pd, float* capTanh, const Block&
     float* s = p + i * n;
     final_scores<V>(s, s, capTanh ? capTanh + i * n : nullptr, r, i);
     const float mx = stats[2 * i], inv = stats[2 * i + 1];
-    vmap1<V>(s, s, n, [&](V x) LMF_LAMBDA { return vexp(x - mx); });
-    for (long j = 0; j < n; j++) s[j] *= inv;
+    vmap1<V>(s, s, n, [&](V x) LMF_LAMBDA { return vexp(x - mx) * inv; });  // the forward's two roundings
     if (pd) drop_row<V>(s, pd + i * n, r, i);
   }
 }
