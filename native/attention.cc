@@ -94,10 +94,6 @@ LMF_INLINE void final_scores(const float* raw, float* s, float* capTanh, const B
 /** Dropout on a row of probabilities: p · dropScale where the keep bit is set, else 0 (into out, may be p). */
 template <class V>
 LMF_INLINE void drop_row(const float* p, float* out, const Block& r, long i) {
-  using VI = vint<V>;
-  constexpr long L = lanes<V>;
-  VI laneBit;
-  for (long l = 0; l < L; l++) laneBit[l] = 1 << l;
   const size_t bit = r.bit0 + (size_t)i * r.S;
   const float ds = r.dropScale;
   long j = 0;
@@ -105,10 +101,7 @@ LMF_INLINE void drop_row(const float* p, float* out, const Block& r, long i) {
     const size_t b = bit + j;
     const uint32_t sh = b & 31, *w = r.keep + (b >> 5);
     const uint32_t word = sh ? (w[0] >> sh) | (w[1] << (32 - sh)) : w[0];
-    for (long c = 0; c < 32; c += L) {
-      const VI sel = ((VI{} + (int)(word >> c)) & laneBit) != 0;
-      vstore(out + j + c, sel ? vload<V>(p + j + c) * ds : V{});
-    }
+    for (long c = 0; c < 32; c += lanes<V>) vstore(out + j + c, bit_lanes<V>(word, c) ? vload<V>(p + j + c) * ds : V{});
   }
   for (; j < r.n; j++) out[j] = kept(r.keep, bit + j) ? p[j] * ds : 0.0f;
 }
@@ -140,6 +133,7 @@ LMF_INLINE void forward_rows(float* sc, const Block& r, float* stats) {
     final_scores<V>(s, s, nullptr, r, i);
     float mx = row_max<V>(s, n);
     if (mx == -INFINITY) mx = 0.0f;  // every key at -inf: the row is NaN, as softmax's is
+    // exp a vector at a time, the tail too, as backward_probs's vmap1 computes it
     V acc = {};
     long j = 0;
     for (; j + lanes<V> <= n; j += lanes<V>) {
@@ -149,7 +143,11 @@ LMF_INLINE void forward_rows(float* sc, const Block& r, float* stats) {
     }
     float sum = 0;
     for (int l = 0; l < lanes<V>; l++) sum += acc[l];
-    for (; j < n; j++) sum += (s[j] = fast_exp(s[j] - mx));
+    if (j < n) {
+      const V e = vexp(vload_part<V>(s + j, n - j) - mx);
+      vstore_part(s + j, e, n - j);
+      for (long l = 0; l < n - j; l++) sum += e[l];
+    }
     const float inv = 1.0f / sum;
     stats[2 * i] = mx, stats[2 * i + 1] = inv;
     for (j = 0; j < n; j++) s[j] *= inv;
@@ -159,8 +157,7 @@ LMF_INLINE void forward_rows(float* sc, const Block& r, float* stats) {
 
 /**
  * First half of a block's backward: raw scores (in p) to the probabilities exp(s - max) / sum (the forward's, bit
- * for bit), their dropped-out form
- * into pd when dropout is on, and tanh(x / cap) into capTanh when soft-capping.
+ * for bit), their dropped-out form into pd when dropout is on, and tanh(x / cap) into capTanh when soft-capping.
  */
 template <class V>
 LMF_INLINE void backward_probs(float* p, float* pd, float* capTanh, const Block& r, const float* stats) {

@@ -160,6 +160,14 @@ LMF_INLINE V vload_part(const float* p, size_t n) {
 template <class V>
 LMF_INLINE void vstore_part(float* p, V v, size_t n) { std::memcpy(p, &v, n * sizeof(float)); }
 
+/** Lanes of bits c, c + 1, ... of a word as a vector mask (dropout's keep bits, a vector of decisions at a time). */
+template <class V>
+LMF_INLINE vint<V> bit_lanes(uint32_t word, long c) {
+  vint<V> laneBit;
+  for (long l = 0; l < lanes<V>; l++) laneBit[l] = 1 << l;
+  return ((vint<V>{} + (int32_t)(word >> c)) & laneBit) != 0;
+}
+
 /** o[i] = f(x[i]) a vector at a time (the tail is padded with zeros and cut off again). */
 template <class V, typename F>
 LMF_INLINE void vmap1(const float* x, float* o, size_t n, F f) {

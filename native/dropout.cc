@@ -112,14 +112,8 @@ LMF_INLINE void task_bits(const State* lanes, uint64_t th, uint32_t* words) {
 /** out[i] = scale where bit i of words is set, else 0, for n a multiple of 32. */
 template <class V>
 LMF_INLINE void expand_mask(const uint32_t* words, float scale, float* out, size_t n) {
-  using VI = vint<V>;
-  VI laneBit;
-  for (long l = 0; l < lanes<V>; l++) laneBit[l] = 1 << l;
   for (size_t w = 0; w < n / 32; w++)
-    for (long c = 0; c < 32; c += lanes<V>) {
-      const VI sel = ((VI{} + (int32_t)(words[w] >> c)) & laneBit) != 0;
-      vstore(out + w * 32 + c, sel ? splat<V>(scale) : V{});
-    }
+    for (long c = 0; c < 32; c += lanes<V>) vstore(out + w * 32 + c, bit_lanes<V>(words[w], c) ? splat<V>(scale) : V{});
 }
 
 LMF_VEC_KERNEL(task_bits, (const State* lanes, uint64_t th, uint32_t* words), (lanes, th, words))
