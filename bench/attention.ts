@@ -4,7 +4,7 @@
  * sum(out · w)), on GPT-2-shaped heads. Three sides in one run: lmforge's fused training kernel, lmforge's composed
  * ops (the same backend without its fused kernels) and PyTorch's nanoGPT-style attention (bench/pytorch/attention.py).
  * Also the memory each holds from forward to backward besides q, k, v: for lmforge the array buffers still
- * reachable after the forward (a forced GC before and after), for PyTorch the storages autograd saves plus the output.
+ * reachable after the forward (settled by forced GCs before and after), for PyTorch the storages autograd saves plus the output.
  */
 import os from "node:os";
 import v8 from "node:v8";
@@ -76,7 +76,7 @@ export async function main(flags: string[]): Promise<void> {
       const shape = spec.split(",").map(Number);
       const ref = pt?.results[spec];
       const theirs = ref ? ref.forward_ms + ref.backward_ms : undefined;
-      const row = (side: string, s: { forwardMs: number; backwardMs: number; heldBytes: number }): void => {
+      const row = (side: string, s: Side): void => {
         const total = s.forwardMs + s.backwardMs;
         console.log(`| ${spec} | ${side} | ${fmt(s.forwardMs, 2)} | ${fmt(s.backwardMs, 2)} | ${fmt(total, 2)} | ${theirs ? fmt(theirs / total, 2) + "×" : "–"} | ${fmt(s.heldBytes / 1e6)} |`);
       };

@@ -346,12 +346,19 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   });
 }
 
+// A generator's xoshiro128** state (argument 0), advanced in place by the dropout kernels.
+uint32_t* rngState(const Args& a, const std::string& what) {
+  size_t ns;
+  uint32_t* state = a.u32(0, &ns);
+  need(ns == 4, what + ": state must hold 4 integers");
+  return state;
+}
+
 // dropoutMask(state: Uint32Array(4), p, scale, out): out[i] = scale or 0, state advanced (see kernels.h)
 napi_value DropoutMask(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& a) {
-    size_t ns, no;
-    uint32_t* state = a.u32(0, &ns);
-    need(ns == 4, "dropoutMask: state must hold 4 integers");
+    size_t no;
+    uint32_t* state = rngState(a, "dropoutMask");
     float* out = a.f32(3, &no);
     dropout_mask(state, a.num(1), (float)a.num(2), out, no);
     return undefinedValue(env);
@@ -361,9 +368,8 @@ napi_value DropoutMask(napi_env env, napi_callback_info info) {
 // dropoutBits(state: Uint32Array(4), p, out: Uint32Array, n): bit i of out set when draw i is kept (see kernels.h)
 napi_value DropoutBits(napi_env env, napi_callback_info info) {
   return wrap(env, info, [&](Args& a) {
-    size_t ns, no;
-    uint32_t* state = a.u32(0, &ns);
-    need(ns == 4, "dropoutBits: state must hold 4 integers");
+    size_t no;
+    uint32_t* state = rngState(a, "dropoutBits");
     uint32_t* out = a.u32(2, &no);
     const double n = a.num(3);
     need(n >= 0 && n <= (double)no * 32, "dropoutBits: n exceeds the bits of out");
