@@ -935,6 +935,102 @@ __attribute__((target("avx512f,fma"))) void gemv_cols_rows(const float* const* r
   }
 }
 
+// One 16-wide step of gemv_rows_multi_avx512 at column p (wr: the pass's rows of W; x: rows k apart).
+template <int M, int R>
+LMF_AVX512_INLINE void rows_multi_step(const float* const* wr, const float* x, long k, long p, long pf, __m512* s, __mmask16 mask) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + p + pf), _MM_HINT_T0);
+  __m512 xs[M];
+#pragma GCC unroll 8
+  for (int i = 0; i < M; i++) xs[i] = _mm512_maskz_loadu_ps(mask, x + i * k + p);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) {
+    const __m512 wv = _mm512_maskz_loadu_ps(mask, wr[r] + p);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) s[r * M + i] = _mm512_fmadd_ps(wv, xs[i], s[r * M + i]);
+  }
+}
+
+// gemv_rows_avx512 for M rows of x at once (x_i = x + i·k, y_i = y + i·ldy): R rows of W a pass, each W load
+// feeding M FMAs, so W is read once for all M rows of x (which stay in L1). As in gemv_rows_avx512, the R rows of
+// a pass are R long streams (row g + r·G), the last rows % R one at a time after them; each stream's next row is
+// fetched a row ahead (Zen 4, 2 threads, 8×768×50257 with W [n, k] from memory against one row of x at a time:
+// consecutive rows 1.13×, with the fetch 1.53×, long streams too 1.52×, and at 2 rows of x 0.98 -> 1.07×).
+template <int M, int R>
+__attribute__((target("avx512f,fma"))) void gemv_rows_multi_avx512(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y,
+                                                                   long ldy, long rows, long k, bool acc) {
+  constexpr int S = (M * R + 7) / 8 * 8;  // accumulators, padded to whole groups of eight for lane_sums8
+  static_assert(S <= 24, "accumulators and x in 32 registers");
+  const __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
+  const long k16 = k / 16 * 16;
+  const long G = rows / R;
+  for (long g = 0; g < G; g++) {
+    long idx[R];
+    const float* wr[R];
+    for (int r = 0; r < R; r++) wr[r] = w + (idx[r] = g + r * G) * k;
+    __m512 s[S];
+#pragma GCC unroll 24
+    for (int q = 0; q < S; q++) s[q] = _mm512_setzero_ps();
+    for (long p = 0; p < k16; p += 16) rows_multi_step<M, R>(wr, x, k, p, k, s, (__mmask16)0xffff);
+    if (k16 < k) rows_multi_step<M, R>(wr, x, k, k16, k, s, tail);
+    alignas(32) float t[S];
+#pragma GCC unroll 3
+    for (int q = 0; q < S; q += 8) _mm256_store_ps(t + q, lane_sums8(s + q));
+    for (int r = 0; r < R; r++)
+      for (int i = 0; i < M; i++) {
+        float& out = y[i * ldy + idx[r]];
+        out = acc ? out + t[r * M + i] : t[r * M + i];
+      }
+  }
+  if constexpr (R > 1)
+    if (G * R < rows) gemv_rows_multi_avx512<M, 1>(w + G * R * k, x, y + G * R, ldy, rows - G * R, k, acc);
+}
+
+// One step of gemv_cols_few_streams with M rows of x at once (xr[r·M + i]: x_i's value for W row r; y_i = y +
+// i·ldy): 16·V columns a step, each W vector loaded once for the M rows.
+template <int M, int V>
+__attribute__((target("avx512f,fma"))) void gemv_cols_rows_multi_avx512(const float* const* rows, const float* xr, float* LMF_RESTRICT y, long ldy, long n) {
+  static_assert(M * V <= 16, "accumulators");
+  long j = 0;
+  for (; j + 16 * V <= n; j += 16 * V) {
+    __m512 a[M][V];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; v++) a[i][v] = _mm512_loadu_ps(y + i * ldy + j + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+      __m512 wv[V];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(rows[r] + j + 16 * v);
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++) {
+        const __m512 xs = _mm512_set1_ps(xr[r * M + i]);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) a[i][v] = _mm512_fmadd_ps(xs, wv[v], a[i][v]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; v++) _mm512_storeu_ps(y + i * ldy + j + 16 * v, a[i][v]);
+  }
+  for (; j < n; j += 16) {
+    const __mmask16 mask = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    __m512 a[M];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) a[i] = _mm512_maskz_loadu_ps(mask, y + i * ldy + j);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+      const __m512 wv = _mm512_maskz_loadu_ps(mask, rows[r] + j);
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++) a[i] = _mm512_fmadd_ps(_mm512_set1_ps(xr[r * M + i]), wv, a[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) _mm512_mask_storeu_ps(y + i * ldy + j, mask, a[i]);
+  }
+}
+
 // AVX2 forms of the two GEMVs, on the AVX-512 kernels' pattern: eight long streams through W, a row each.
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 lane_sums8_avx2(const __m256* v) {
   const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));  // per half: rows 0-3
@@ -1118,9 +1214,11 @@ constexpr auto gemv_cols_avx2 = gemv_cols_streams<gemv_cols_rows_avx2<8>, gemv_c
 
 // gemv_cols_streams for m rows of x at once (x_i = x + i·k, y_i = y + i·ldy, each set, not accumulated): each
 // step's eight rows of W come from memory once for all m rows, kFewCols columns at a time (so that, where the
-// rows of x take more than one pass, the later passes find W in L1). MULTI (AVX2): four and two rows of x a pass.
+// rows of x take more than one pass, the later passes find W in L1). multi8/4/2 (or null): kernels for that many
+// rows of x a pass, each W vector loaded once for all of them.
 constexpr long kFewCols = 2048;
-template <ColsRows rows8, ColsRows rows1, bool MULTI>
+using ColsRowsMulti = void (*)(const float* const* rows, const float* xr, float* y, long ldy, long n);
+template <ColsRows rows8, ColsRows rows1, ColsRowsMulti multi8, ColsRowsMulti multi4, ColsRowsMulti multi2>
 void gemv_cols_few_streams(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, long k, float* LMF_RESTRICT y, long ldy, long m,
                            long p0, long p1, long n) {
   for (long i = 0; i < m; i++) std::memset(y + i * ldy, 0, sizeof(float) * n);
@@ -1131,24 +1229,19 @@ void gemv_cols_few_streams(const float* LMF_RESTRICT w, const float* LMF_RESTRIC
       const long nb = std::min(kFewCols, n - j0);
       const float* rows[R];
       for (int r = 0; r < R; r++) rows[r] = w + (p0 + r * G + s) * n + j0;
-      const auto xs = [&](long i, int r) { return x[i * k + p0 + r * G + s]; };
+      float xr[8 * R];
       long i = 0;
-      if constexpr (MULTI) {
-        float xr[4 * R];
-        for (; i + 4 <= m; i += 4) {
-          for (int r = 0; r < R; r++)
-            for (int q = 0; q < 4; q++) xr[r * 4 + q] = xs(i + q, r);
-          gemv_cols_rows_multi_avx2<4>(rows, xr, y + i * ldy + j0, ldy, nb);
-        }
-        for (; i + 2 <= m; i += 2) {
-          for (int r = 0; r < R; r++)
-            for (int q = 0; q < 2; q++) xr[r * 2 + q] = xs(i + q, r);
-          gemv_cols_rows_multi_avx2<2>(rows, xr, y + i * ldy + j0, ldy, nb);
-        }
-      }
+      const auto pass = [&](ColsRowsMulti kernel, int q) {
+        for (int r = 0; r < R; r++)
+          for (int t = 0; t < q; t++) xr[r * q + t] = x[(i + t) * k + p0 + r * G + s];
+        kernel(rows, xr, y + i * ldy + j0, ldy, nb);
+        i += q;
+      };
+      if (multi8) while (i + 8 <= m) pass(multi8, 8);
+      if (multi4) while (i + 4 <= m) pass(multi4, 4);
+      if (multi2) while (i + 2 <= m) pass(multi2, 2);
       for (; i < m; i++) {
-        float xr[R];
-        for (int r = 0; r < R; r++) xr[r] = xs(i, r);
+        for (int r = 0; r < R; r++) xr[r] = x[i * k + p0 + r * G + s];
         rows8(rows, xr, y + i * ldy + j0, nb);
       }
     }
@@ -1157,8 +1250,10 @@ void gemv_cols_few_streams(const float* LMF_RESTRICT w, const float* LMF_RESTRIC
     for (long i = 0; i < m; i++) rows1(&row, x + i * k + p, y + i * ldy, n);
   }
 }
-constexpr auto gemv_cols_few_avx512 = gemv_cols_few_streams<gemv_cols_rows<8>, gemv_cols_rows<1>, false>;
-constexpr auto gemv_cols_few_avx2 = gemv_cols_few_streams<gemv_cols_rows_avx2<8>, gemv_cols_rows_avx2<1>, true>;
+constexpr auto gemv_cols_few_avx512 = gemv_cols_few_streams<gemv_cols_rows<8>, gemv_cols_rows<1>, gemv_cols_rows_multi_avx512<8, 2>,
+                                                            gemv_cols_rows_multi_avx512<4, 4>, gemv_cols_rows_multi_avx512<2, 4>>;
+constexpr auto gemv_cols_few_avx2 = gemv_cols_few_streams<gemv_cols_rows_avx2<8>, gemv_cols_rows_avx2<1>, nullptr,
+                                                          gemv_cols_rows_multi_avx2<4>, gemv_cols_rows_multi_avx2<2>>;
 #endif
 
 // y[0:n] (+)= sum_{p in [p0, p1)} x[p] * W[p, :] for W stored [k, n]: rows p0..p1 are one contiguous stretch
@@ -1212,6 +1307,9 @@ void sum_parts(float* c, long n, long chunks, bool acc, const Part& part) {
 // work on a 2-8 row sliver (Zen 3, 2 threads, GPT-2 124M decode steps of 2 / 4 / 8 rows: 1.91 / 1.58 / 1.37×).
 // Where W stays in cache across calls the packed path is faster from about 5 rows (8×768×3072 in L3: 0.49×), but
 // a decode step reads every weight from memory. Rows of op(A) are copied together first when A is transposed.
+// AVX-512 takes rows of x eight, four and two at a time too (one row at a time, each pass after the first from
+// L2, before; Zen 4, 2 threads, GPT-2 124M decode steps of 8 / 4 / 2 rows, the two builds in one process in
+// turns: 1.31 / 1.19 / 1.01×).
 constexpr long kFewRows = 8;
 void gemm_few(const Op& o, int nthreads) {
   const long m = o.m, n = o.n, k = o.k;
@@ -1233,6 +1331,11 @@ void gemm_few(const Op& o, int nthreads) {
         const long h = std::min(grain, (long)hi - j0);
         long i = 0;
 #if LMF_X86
+        if (current().isa == Isa::avx512) {  // the rows of x eight, four, two and one at a time
+          for (; i + 8 <= m; i += 8) gemv_rows_multi_avx512<8, 2>(wc, x + i * k, o.c + i * n + j0, n, h, k, o.acc);
+          for (; i + 4 <= m; i += 4) gemv_rows_multi_avx512<4, 4>(wc, x + i * k, o.c + i * n + j0, n, h, k, o.acc);
+          for (; i + 2 <= m; i += 2) gemv_rows_multi_avx512<2, 8>(wc, x + i * k, o.c + i * n + j0, n, h, k, o.acc);
+        }
         if (current().isa == Isa::avx2) {  // the rows of x four, two and one at a time
           for (; i + 4 <= m; i += 4) gemv_rows_few_avx2<4>(wc, x + i * k, o.c + i * n + j0, n, h, k, o.acc);
           for (; i + 2 <= m; i += 2) gemv_rows_few_avx2<2>(wc, x + i * k, o.c + i * n + j0, n, h, k, o.acc);
