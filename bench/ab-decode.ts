@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- ab-decode --addons=A.node,B.node [--rounds=12] [--size=124m|30m] [--threads=2] [--rows=1]`: greedy
+ * `npm run bench -- ab-decode --addons=A.node,B.node [--rounds=12] [--size=124m|30m] [--threads=2] [--rows=1] [--isa=avx2]`: greedy
  * decodes (the model bench's 32-token prompt + 64 new tokens, in a batch of `rows` rows) on two builds of the native kernels in one process, in turns.
  * On a shared machine the bandwidth moves more from one minute to the next than most kernel changes do, so two
  * builds are only comparable measured together; each round runs both, the first going first in even rounds and
@@ -23,10 +23,15 @@ export function main(flags: string[]): void {
   const threads = Number(flagValue(flags, "threads") ?? 2);
   const size = SIZES[flagValue(flags, "size") === "30m" ? 0 : 1]!;
   const rows = Number(flagValue(flags, "rows") ?? 1);
+  // --isa: both builds' kernels for an older ISA than this CPU's (as setNativeIsa), to compare those paths here
+  const isaName = flagValue(flags, "isa");
+  const isa = isaName === undefined ? undefined : (["generic", "avx2", "avx512"] as const).indexOf(isaName as "avx2");
+  if (isa === -1) throw new Error(`ab-decode: --isa= expects generic, avx2 or avx512, got ${JSON.stringify(isaName)}`);
   const require = createRequire(import.meta.url);
   const backends = paths.map((p) => {
     const addon = require(path.resolve(p)) as NativeAddon;
     addon.setNumThreads(threads);
+    if (isa !== undefined) addon.setIsa(isa as 0 | 1 | 2);
     return createNativeBackend(addon);
   });
   const model = createModel(size.config, { seed: 0 });
