@@ -12,7 +12,8 @@
 //   ONLY_NEW=1 / ONLY_BASE=1 in the environment time one side alone: alternating runs of two builds in one
 //   process slow both (each evicts the other's packed panels, and the idle pool's workers spin), so compare
 //   one-sided processes run back to back as well. NEW_ISA=0|1|2 (generic, avx2, avx512) with NEW_TUNING=0|1|2|3
-//   (this CPU's, intel, amd, zen4): the working tree's kernel set-up for another ISA or machine.
+//   (this CPU's, intel, amd, zen4): the working tree's kernel set-up for another ISA or machine; BASE_ISA the
+//   baseline's ISA (this CPU's tuning), so both sides' kernels for an older ISA compare on a newer CPU.
 #include <algorithm>
 #include <atomic>
 #include <pthread.h>
@@ -30,6 +31,9 @@
 #include "pool.h"
 
 namespace lmf_base {
+enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };  // as lmf's (gemm.h)
+enum class Tuning { cpu = 0, intel = 1, amd = 2, zen4 = 3 };
+void gemm_set_isa(Isa isa, Tuning tuning);
 void pool_set_threads(int n);
 void gemm(const float* a, const float* b, float* c, long m, long n, long k, bool transA, bool transB, bool accumulate,
           const double* aOff, const double* bOff, const double* cOff, long batches);
@@ -297,6 +301,7 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "time";
   if (const char* isa = std::getenv("NEW_ISA"))
     lmf::gemm_set_isa((lmf::Isa)std::atoi(isa), (lmf::Tuning)std::atoi(std::getenv("NEW_TUNING") ? std::getenv("NEW_TUNING") : "0"));
+  if (const char* isa = std::getenv("BASE_ISA")) lmf_base::gemm_set_isa((lmf_base::Isa)std::atoi(isa), lmf_base::Tuning::cpu);
   if (mode == "check") return check();
   if (mode == "sweep" && argc > 5) return sweep(std::atoi(argv[2]), std::atoi(argv[3]), parse(argv[4]), std::vector<std::string>(argv + 5, argv + argc));
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
