@@ -935,11 +935,16 @@ __attribute__((target("avx512f,fma"))) void gemv_cols_rows(const float* const* r
   }
 }
 
-// One 16-wide step of gemv_rows_multi_avx512 at column p (wr: the pass's rows of W; x: rows k apart).
+// One 16-wide step of gemv_rows_multi_avx512 at column p (wr: the pass's rows of W; x: rows k apart). With eight
+// rows of x, each stream's next row is fetched a row ahead: the eight FMAs a load take so long that the streams
+// fall behind memory without it (Zen 4, 2 threads, 8×768×50257 from memory: 1.44-1.47× the one-row-at-a-time
+// build before, 0.99-1.10× without the fetch), while with fewer rows the fetch only costs (level from memory at 4
+// and 2 rows, 2×3072×768 from L3 1.09× against 1.37-1.61× without).
 template <int M, int R>
-LMF_AVX512_INLINE void rows_multi_step(const float* const* wr, const float* x, long k, long p, long pf, __m512* s, __mmask16 mask) {
+LMF_AVX512_INLINE void rows_multi_step(const float* const* wr, const float* x, long k, long p, __m512* s, __mmask16 mask) {
+  if constexpr (M >= 8)
 #pragma GCC unroll 8
-  for (int r = 0; r < R; r++) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + p + pf), _MM_HINT_T0);
+    for (int r = 0; r < R; r++) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + p + k), _MM_HINT_T0);
   __m512 xs[M];
 #pragma GCC unroll 8
   for (int i = 0; i < M; i++) xs[i] = _mm512_maskz_loadu_ps(mask, x + i * k + p);
@@ -953,9 +958,7 @@ LMF_AVX512_INLINE void rows_multi_step(const float* const* wr, const float* x, l
 
 // gemv_rows_avx512 for M rows of x at once (x_i = x + i·k, y_i = y + i·ldy): R rows of W a pass, each W load
 // feeding M FMAs, so W is read once for all M rows of x (which stay in L1). As in gemv_rows_avx512, the R rows of
-// a pass are R long streams (row g + r·G), the last rows % R one at a time after them; each stream's next row is
-// fetched a row ahead (Zen 4, 2 threads, 8×768×50257 with W [n, k] from memory against one row of x at a time:
-// consecutive rows 1.13×, with the fetch 1.53×, long streams too 1.52×, and at 2 rows of x 0.98 -> 1.07×).
+// a pass are R long streams (row g + r·G), the last rows % R one at a time after them.
 template <int M, int R>
 __attribute__((target("avx512f,fma"))) void gemv_rows_multi_avx512(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y,
                                                                    long ldy, long rows, long k, bool acc) {
@@ -971,8 +974,8 @@ __attribute__((target("avx512f,fma"))) void gemv_rows_multi_avx512(const float* 
     __m512 s[S];
 #pragma GCC unroll 24
     for (int q = 0; q < S; q++) s[q] = _mm512_setzero_ps();
-    for (long p = 0; p < k16; p += 16) rows_multi_step<M, R>(wr, x, k, p, k, s, (__mmask16)0xffff);
-    if (k16 < k) rows_multi_step<M, R>(wr, x, k, k16, k, s, tail);
+    for (long p = 0; p < k16; p += 16) rows_multi_step<M, R>(wr, x, k, p, s, (__mmask16)0xffff);
+    if (k16 < k) rows_multi_step<M, R>(wr, x, k, k16, s, tail);
     alignas(32) float t[S];
 #pragma GCC unroll 3
     for (int q = 0; q < S; q += 8) _mm256_store_ps(t + q, lane_sums8(s + q));
@@ -1071,11 +1074,11 @@ __attribute__((target("avx2,fma"))) void gemv_rows_avx2(const float* LMF_RESTRIC
 
 // gemv_rows_avx2 for M rows of x at once (x_i = x + i·k, y_i = y + i·ldy): R = 8 / M rows of W in flight, each W
 // load feeding M FMAs, so W is read once for all M rows of x (which stay in L1). As in gemv_rows_multi_avx512, the
-// R rows of a pass are R long streams (row g + r·G), each stream's next row fetched a row ahead, and the last
-// rows % R one at a time after them (AVX2 forced on Zen 4, 2 threads, both sides AVX2, one process alternating,
-// against consecutive rows without the fetch: 4×768×50257 from memory 1.57-1.71×, 2 rows 1.24-1.38×, 3 rows
-// 1.17-1.23×, but 4×3072×768 from L3 0.94-0.95×; GPT-2 124M decode steps of 4 / 2 rows 1.18 / 1.06×. Not
-// measured on an AVX2-only CPU).
+// R rows of a pass are R long streams (row g + r·G), the last rows % R one at a time after them (AVX2 forced on
+// Zen 4, 2 threads, both sides AVX2, one process alternating, against consecutive rows: 4×768×50257 from memory
+// 1.63×, 2 rows 1.16-1.23×, 3 rows 1.16-1.19×, 4×3072×768 and 2×3072×768 from L3 0.98-1.22×; GPT-2 124M decode
+// steps of 4 / 2 rows 1.12 / 1.05×. Not measured on an AVX2-only CPU). No fetch ahead, as with fewer than eight rows on AVX-512: a row ahead it gained 2-4% from memory
+// and cost 17-29% on those two from L3.
 template <int M, int R = 8 / M>
 __attribute__((target("avx2,fma"))) void gemv_rows_multi_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y,
                                                                long ldy, long rows, long k, bool acc) {
@@ -1090,9 +1093,6 @@ __attribute__((target("avx2,fma"))) void gemv_rows_multi_avx2(const float* LMF_R
 #pragma GCC unroll 8
     for (int q = 0; q < 8; q++) s[q] = _mm256_setzero_ps();
     for (long p = 0; p < k8; p += 8) {
-      if (p % 16 == 0)
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + p + k), _MM_HINT_T0);
       __m256 xs[M];
 #pragma GCC unroll 8
       for (int i = 0; i < M; i++) xs[i] = _mm256_loadu_ps(x + i * k + p);
