@@ -1078,8 +1078,8 @@ __attribute__((target("avx2,fma"))) void gemv_rows_avx2(const float* LMF_RESTRIC
 // R rows of a pass are R long streams (row g + r·G), the last rows % R one at a time after them (AVX2 forced on
 // Zen 4, 2 threads, both sides AVX2, one process alternating, against consecutive rows: 4×768×50257 from memory
 // 1.63×, 2 rows 1.16-1.23×, 3 rows 1.16-1.19×, 4×3072×768 and 2×3072×768 from L3 0.98-1.22×; GPT-2 124M decode
-// steps of 4 / 2 rows 1.12 / 1.05×. Not measured on an AVX2-only CPU). No fetch ahead, as with fewer than eight rows on AVX-512: a row ahead it gained 2-4% from memory
-// and cost 17-29% on those two from L3.
+// steps of 4 / 2 rows 1.12 / 1.05×. Not measured on an AVX2-only CPU). No fetch ahead, as with fewer than eight
+// rows on AVX-512: a row ahead it gained 2-4% from memory and cost 17-29% on those two from L3.
 template <int M, int R = 8 / M>
 __attribute__((target("avx2,fma"))) void gemv_rows_multi_avx2(const float* LMF_RESTRICT w, const float* LMF_RESTRICT x, float* LMF_RESTRICT y,
                                                                long ldy, long rows, long k, bool acc) {
